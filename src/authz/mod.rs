@@ -1,0 +1,389 @@
+//! What a caller may see and do: the one policy of Portico (../shared/design/authorization.md).
+//!
+//! For each request the facts about the caller (their default profile, their memberships
+//! direct and through groups, the project tree, the department tree and any narrowing by an
+//! API key) are loaded once ([`load`]) and turned into a [`Scope`]: the visible projects and
+//! the effective rights on each, inheritance already expanded. Storage puts the scope's id
+//! lists into SQL `WHERE` clauses; field resolvers ask the scope for a right on a row's
+//! project. Nothing else decides permissions.
+//!
+//! Inheritance, by example: Website (inheritMembers irrelevant, it is a root) has children
+//! Design (inherits) and Shop (inheritMembers = false, a "room with its own rights"). A
+//! membership on Website grants its profile's rights on Website and Design, but not on
+//! Shop nor on anything below Shop that inherits from it; only memberships made on Shop or
+//! below reach those.
+
+pub mod load;
+pub mod rights;
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+
+pub use rights::{Right, RightSet};
+
+/// Project status as far as the policy cares.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct ProjectFacts {
+    pub parent_id: Option<i64>,
+    pub inherit_members: bool,
+    /// POTENTIAL or CLOSED: hidden without VIEW_PROJECT_HISTORY or VIEW_ALL_PROJECTS.
+    pub historical: bool,
+    pub department_id: Option<i64>,
+}
+
+/// One membership of the subject, direct (`group_id` None) or through a group.
+#[derive(Clone, Debug)]
+pub struct MembershipFacts {
+    pub membership_id: i64,
+    pub project_id: i64,
+    pub group_id: Option<i64>,
+    pub profile_id: i64,
+    pub valid_from: Option<NaiveDate>,
+    pub valid_until: Option<NaiveDate>,
+}
+
+impl MembershipFacts {
+    pub fn valid_on(&self, day: NaiveDate) -> bool {
+        self.valid_from.is_none_or(|f| f <= day) && self.valid_until.is_none_or(|u| day <= u)
+    }
+}
+
+/// Everything the policy needs to know about one caller.
+#[derive(Clone, Debug, Default)]
+pub struct Facts {
+    pub user_id: i64,
+    pub profile_id: i64,
+    pub department_id: Option<i64>,
+    /// Rights of every profile.
+    pub profiles: HashMap<i64, RightSet>,
+    pub projects: HashMap<i64, ProjectFacts>,
+    /// Department id to its parent.
+    pub departments: HashMap<i64, Option<i64>>,
+    /// The subject's memberships, valid or not (explanations need the invalid ones too).
+    pub memberships: Vec<MembershipFacts>,
+    /// An API key narrowed to these projects (and their sub-projects).
+    pub key_projects: Option<Vec<i64>>,
+    /// The day memberships are checked against.
+    pub today: NaiveDate,
+}
+
+/// How a right reached the subject.
+#[derive(async_graphql::Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum GrantVia {
+    /// The default profile has ADMIN.
+    Admin,
+    /// A global right of the default profile (view/edit all or department projects).
+    GlobalRight,
+    /// A membership of the user.
+    Membership,
+    /// A membership of one of the user's groups.
+    GroupMembership,
+}
+
+/// One source of one right.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Grant {
+    pub right: Right,
+    pub via: GrantVia,
+    /// Where the membership was made (a project or one of its ancestors).
+    pub project_id: Option<i64>,
+    pub group_id: Option<i64>,
+    pub profile_id: i64,
+}
+
+/// Why a project is hidden.
+#[derive(async_graphql::Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum HiddenReason {
+    /// No membership, group membership or global right reaches the project.
+    NoAccess,
+    /// A membership would grant access but is outside its validity period.
+    MembershipNotValid,
+    /// Memberships exist above the project, but a "room with its own rights" between them
+    /// (inheritMembers = false) stops them.
+    InheritanceStopped,
+    /// The project is POTENTIAL or CLOSED and the caller lacks VIEW_PROJECT_HISTORY.
+    StatusHidden,
+    /// The API key in use is narrowed to other projects.
+    OutsideApiKeyProjects,
+}
+
+/// The policy's answer for one project.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Access {
+    pub visible: bool,
+    /// Effective project rights; empty when not visible.
+    pub rights: RightSet,
+    pub grants: Vec<Grant>,
+    pub reason: Option<HiddenReason>,
+}
+
+impl Facts {
+    fn global(&self) -> RightSet {
+        normalize_global(self.profiles.get(&self.profile_id).copied().unwrap_or_default())
+    }
+
+    fn in_department(&self, project_dept: Option<i64>) -> bool {
+        let (Some(mine), Some(mut d)) = (self.department_id, project_dept) else {
+            return false;
+        };
+        // Bounded walk: a corrupt cycle in the department tree cannot hang the request.
+        for _ in 0..=self.departments.len() {
+            if d == mine {
+                return true;
+            }
+            match self.departments.get(&d).copied().flatten() {
+                Some(p) => d = p,
+                None => return false,
+            }
+        }
+        false
+    }
+
+    fn in_key_projects(&self, project_id: i64) -> bool {
+        let Some(keys) = &self.key_projects else {
+            return true;
+        };
+        let mut p = Some(project_id);
+        for _ in 0..=self.projects.len() {
+            let Some(id) = p else { return false };
+            if keys.contains(&id) {
+                return true;
+            }
+            p = self.projects.get(&id).and_then(|f| f.parent_id);
+        }
+        false
+    }
+
+    /// The projects whose memberships reach `project_id`: itself, then its ancestors while
+    /// each step down inherits members.
+    fn reaching(&self, project_id: i64) -> Vec<i64> {
+        let mut out = Vec::new();
+        let mut cur = project_id;
+        for _ in 0..=self.projects.len() {
+            out.push(cur);
+            let Some(f) = self.projects.get(&cur) else { break };
+            match (f.inherit_members, f.parent_id) {
+                (true, Some(parent)) => cur = parent,
+                _ => break,
+            }
+        }
+        out
+    }
+
+    fn ancestors_beyond_room(&self, from: i64) -> Vec<i64> {
+        let mut out = Vec::new();
+        let mut cur = self.projects.get(&from).and_then(|f| f.parent_id);
+        for _ in 0..=self.projects.len() {
+            let Some(id) = cur else { break };
+            out.push(id);
+            cur = self.projects.get(&id).and_then(|f| f.parent_id);
+        }
+        out
+    }
+
+    /// Effective access of the subject to one project (authorization.md, steps 1 to 6).
+    pub fn access(&self, project_id: i64, with_grants: bool) -> Access {
+        let hidden = |reason| Access {
+            visible: false,
+            rights: RightSet::EMPTY,
+            grants: Vec::new(),
+            reason: Some(reason),
+        };
+        let Some(project) = self.projects.get(&project_id) else {
+            return hidden(HiddenReason::NoAccess);
+        };
+        if !self.in_key_projects(project_id) {
+            return hidden(HiddenReason::OutsideApiKeyProjects);
+        }
+        let global = self.global();
+        let mut grants = Vec::new();
+        let mut grant = |rights: RightSet, via, project_id, group_id, profile_id| {
+            if with_grants {
+                for right in rights.iter() {
+                    grants.push(Grant {
+                        right,
+                        via,
+                        project_id,
+                        group_id,
+                        profile_id,
+                    });
+                }
+            }
+        };
+
+        // Step 1.
+        if global.contains(Right::Admin) {
+            grant(
+                RightSet::all_project(),
+                GrantVia::Admin,
+                None,
+                None,
+                self.profile_id,
+            );
+            return Access {
+                visible: true,
+                rights: RightSet::all_project(),
+                grants,
+                reason: None,
+            };
+        }
+
+        // Step 2.
+        let reaching = self.reaching(project_id);
+        let mut rights = RightSet::EMPTY;
+        let mut member = false;
+        let mut invalid_member = false;
+        for m in &self.memberships {
+            if !reaching.contains(&m.project_id) {
+                continue;
+            }
+            if !m.valid_on(self.today) {
+                invalid_member = true;
+                continue;
+            }
+            member = true;
+            let profile_rights = self
+                .profiles
+                .get(&m.profile_id)
+                .copied()
+                .unwrap_or_default()
+                .project();
+            rights = rights.union(profile_rights);
+            let via = if m.group_id.is_some() {
+                GrantVia::GroupMembership
+            } else {
+                GrantVia::Membership
+            };
+            grant(
+                profile_rights,
+                via,
+                Some(m.project_id),
+                m.group_id,
+                m.profile_id,
+            );
+        }
+
+        // Steps 3 and 4.
+        let in_dept = self.in_department(project.department_id);
+        let views = global.contains(Right::ViewAllProjects)
+            || (global.contains(Right::ViewDepartmentProjects) && in_dept);
+        let edits = global.contains(Right::EditAllProjects)
+            || (global.contains(Right::EditDepartmentProjects) && in_dept);
+        if views {
+            let read = global.intersect(RightSet::read_rights());
+            rights = rights.union(read);
+            grant(read, GrantVia::GlobalRight, None, None, self.profile_id);
+        }
+        if edits {
+            let all = global.project();
+            rights = rights.union(all);
+            grant(all, GrantVia::GlobalRight, None, None, self.profile_id);
+        }
+
+        // Step 5.
+        if !(member || views || edits) {
+            let stopped = !invalid_member
+                && self.memberships.iter().any(|m| {
+                    m.valid_on(self.today)
+                        && self
+                            .ancestors_beyond_room(*reaching.last().unwrap_or(&project_id))
+                            .contains(&m.project_id)
+                });
+            return hidden(if invalid_member {
+                HiddenReason::MembershipNotValid
+            } else if stopped {
+                HiddenReason::InheritanceStopped
+            } else {
+                HiddenReason::NoAccess
+            });
+        }
+        if project.historical
+            && !(global.contains(Right::ViewProjectHistory)
+                || global.contains(Right::ViewAllProjects))
+        {
+            return hidden(HiddenReason::StatusHidden);
+        }
+        Access {
+            visible: true,
+            rights,
+            grants,
+            reason: None,
+        }
+    }
+
+    /// The whole scope of the subject.
+    pub fn scope(&self) -> Scope {
+        let global = self.global();
+        let mut rights = HashMap::new();
+        for &id in self.projects.keys() {
+            let a = self.access(id, false);
+            if a.visible {
+                rights.insert(id, a.rights);
+            }
+        }
+        let mut visible_ids: Vec<i64> = rights.keys().copied().collect();
+        visible_ids.sort_unstable();
+        Scope {
+            user_id: self.user_id,
+            global,
+            rights,
+            visible_ids,
+        }
+    }
+}
+
+/// EDIT_ALL_PROJECTS includes VIEW_ALL_PROJECTS; EDIT_DEPARTMENT_PROJECTS includes
+/// VIEW_DEPARTMENT_PROJECTS.
+pub fn normalize_global(mut r: RightSet) -> RightSet {
+    if r.contains(Right::EditAllProjects) {
+        r.insert(Right::ViewAllProjects);
+    }
+    if r.contains(Right::EditDepartmentProjects) {
+        r.insert(Right::ViewDepartmentProjects);
+    }
+    r.global()
+}
+
+/// What one caller may see: the visible projects with the effective rights on each.
+#[derive(Clone, Debug, Default)]
+pub struct Scope {
+    pub user_id: i64,
+    /// Global rights of the default profile (EDIT_* implying VIEW_*).
+    pub global: RightSet,
+    rights: HashMap<i64, RightSet>,
+    visible_ids: Vec<i64>,
+}
+
+impl Scope {
+    pub fn is_admin(&self) -> bool {
+        self.global.contains(Right::Admin)
+    }
+
+    /// Effective rights on a project; `None` when the project is not visible.
+    pub fn rights(&self, project_id: i64) -> Option<RightSet> {
+        self.rights.get(&project_id).copied()
+    }
+
+    pub fn sees(&self, project_id: i64) -> bool {
+        self.rights.contains_key(&project_id)
+    }
+
+    pub fn can(&self, project_id: i64, right: Right) -> bool {
+        self.rights(project_id).is_some_and(|r| r.contains(right))
+    }
+
+    /// Visible project ids, ascending.
+    pub fn visible_ids(&self) -> &[i64] {
+        &self.visible_ids
+    }
+
+    /// Visible projects on which `right` holds, ascending.
+    pub fn ids_with(&self, right: Right) -> Vec<i64> {
+        self.visible_ids
+            .iter()
+            .copied()
+            .filter(|id| self.can(*id, right))
+            .collect()
+    }
+}

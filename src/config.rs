@@ -1,0 +1,81 @@
+//! The command line. Every option can also come from the environment.
+
+use std::net::SocketAddr;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Portico: project data for staff, customers and portals, each seeing exactly what they may.
+#[derive(Parser, Debug)]
+#[command(name = "portico", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Apply migrations, then serve the GraphQL API.
+    Serve(ServeArgs),
+    /// Apply migrations and exit.
+    Migrate(DbArgs),
+    /// Create an administrator (password from PORTICO_ADMIN_PASSWORD, else standard input).
+    CreateAdmin(CreateAdminArgs),
+    /// Print the GraphQL schema (the content of schema.graphql).
+    Schema,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DbArgs {
+    /// Database URL: sqlite://FILE or postgres://USER@HOST/DB.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://portico.db",
+        hide_env_values = true
+    )]
+    pub database_url: String,
+}
+
+impl DbArgs {
+    /// PORTICO_DATABASE_URL, when set, wins over DATABASE_URL.
+    pub fn url(&self) -> String {
+        std::env::var("PORTICO_DATABASE_URL").unwrap_or_else(|_| self.database_url.clone())
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Address to listen on.
+    #[arg(long, env = "PORTICO_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Load the demo world when the database is empty, and print its logins.
+    #[arg(long, env = "PORTICO_DEMO")]
+    pub demo: bool,
+    /// How long a session token lives, in hours.
+    #[arg(long, env = "PORTICO_SESSION_TTL_HOURS", default_value_t = 12)]
+    pub session_ttl_hours: u32,
+    /// How many password hashes may run at once (Argon2id is deliberately slow).
+    #[arg(long, env = "PORTICO_HASH_THREADS", default_value_t = 2)]
+    pub hash_threads: usize,
+    /// Log format.
+    #[arg(long, env = "PORTICO_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CreateAdminArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[arg(long)]
+    pub email: String,
+    #[arg(long)]
+    pub name: String,
+}

@@ -1,0 +1,77 @@
+//! Schema migrations, embedded in the binary, one folder per backend.
+//!
+//! Pending migrations run in one transaction and are recorded in `portico_migration`. On
+//! PostgreSQL an advisory lock serialises servers that start together behind a load balancer.
+
+use chrono::Utc;
+
+use super::{q, Backend, Db, Tx};
+
+struct Migration {
+    version: i64,
+    name: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "init",
+    sqlite: include_str!("../../migrations/sqlite/0001_init.sql"),
+    postgres: include_str!("../../migrations/postgres/0001_init.sql"),
+}];
+
+/// An arbitrary constant naming Portico's advisory lock on PostgreSQL.
+const PG_LOCK_KEY: i64 = 0x706f_7274_6963_6f;
+
+/// Applies every migration the database lacks; answers how many ran.
+pub async fn run(db: &Db) -> anyhow::Result<usize> {
+    let create = match db.backend() {
+        Backend::Sqlite => {
+            "CREATE TABLE IF NOT EXISTS portico_migration (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+        }
+        Backend::Postgres => {
+            "CREATE TABLE IF NOT EXISTS portico_migration (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
+        }
+    };
+    let mut tx = db.begin().await?;
+    if tx.backend() == Backend::Postgres {
+        tx.execute(q("SELECT pg_advisory_xact_lock($1)").bind(PG_LOCK_KEY))
+            .await?;
+    }
+    tx.execute(q(create)).await?;
+    let mut applied = 0;
+    for m in MIGRATIONS {
+        let done = tx
+            .fetch_optional(q("SELECT version FROM portico_migration WHERE version = $1").bind(m.version))
+            .await?
+            .is_some();
+        if done {
+            continue;
+        }
+        let sql = match db.backend() {
+            Backend::Sqlite => m.sqlite,
+            Backend::Postgres => m.postgres,
+        };
+        raw(&mut tx, sql).await?;
+        tx.execute(
+            q("INSERT INTO portico_migration (version, name, applied_at) VALUES ($1, $2, $3)")
+                .bind(m.version)
+                .bind(m.name)
+                .bind(Utc::now()),
+        )
+        .await?;
+        tracing::info!(version = m.version, name = m.name, "applied migration");
+        applied += 1;
+    }
+    tx.commit().await?;
+    Ok(applied)
+}
+
+/// Runs a script of several statements.
+async fn raw(tx: &mut Tx, sql: &'static str) -> Result<(), sqlx::Error> {
+    match tx {
+        Tx::Sqlite(t) => sqlx::raw_sql(sql).execute(&mut **t).await.map(|_| ()),
+        Tx::Postgres(t) => sqlx::raw_sql(sql).execute(&mut **t).await.map(|_| ()),
+    }
+}

@@ -1,0 +1,393 @@
+//! Storage: one small layer over SQLite and PostgreSQL.
+//!
+//! Every query is one SQL text with `$N` placeholders that runs unchanged on both backends
+//! (sqlx's SQLite driver reads `$N` as the N-th argument). Arguments are typed [`Arg`]s so
+//! that PostgreSQL sees the parameter type it expects even for NULL. The few places where
+//! the dialects differ (a bound list of ids) go through [`Db::id_in`].
+//!
+//! Not `sqlx::Any`: it lacks date types and decodes booleans badly on SQLite.
+//!
+//! Reads that decide what a caller sees take an [`crate::authz::Scope`]; functions that
+//! deliberately bypass it say so with `_unscoped` in their name.
+
+pub mod audit;
+pub mod credentials;
+pub mod list;
+pub mod migrate;
+pub mod org;
+pub mod projects;
+pub mod users;
+
+use std::borrow::Cow;
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Postgres, Row as _, Sqlite, Transaction};
+
+/// Which database a [`Db`] talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A connection pool to one of the two supported databases.
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// One bound value. Each variant keeps its type even when NULL, so PostgreSQL gets a
+/// correctly typed parameter.
+#[derive(Clone, Debug)]
+pub enum Arg {
+    I64(Option<i64>),
+    F64(Option<f64>),
+    Bool(Option<bool>),
+    Text(Option<String>),
+    Date(Option<NaiveDate>),
+    Ts(Option<DateTime<Utc>>),
+    /// A list of ids, used with [`Db::id_in`].
+    Ids(Vec<i64>),
+}
+
+macro_rules! arg_from {
+    ($t:ty, $variant:ident) => {
+        impl From<$t> for Arg {
+            fn from(v: $t) -> Self {
+                Arg::$variant(Some(v.into()))
+            }
+        }
+        impl From<Option<$t>> for Arg {
+            fn from(v: Option<$t>) -> Self {
+                Arg::$variant(v.map(Into::into))
+            }
+        }
+    };
+}
+arg_from!(i64, I64);
+arg_from!(f64, F64);
+arg_from!(bool, Bool);
+arg_from!(String, Text);
+arg_from!(&str, Text);
+arg_from!(NaiveDate, Date);
+arg_from!(DateTime<Utc>, Ts);
+
+impl From<Vec<i64>> for Arg {
+    fn from(v: Vec<i64>) -> Self {
+        Arg::Ids(v)
+    }
+}
+
+/// A query: SQL text plus its arguments, in placeholder order.
+#[derive(Clone, Debug)]
+pub struct Query {
+    sql: Cow<'static, str>,
+    args: Vec<Arg>,
+}
+
+/// Starts a query.
+pub fn q(sql: impl Into<Cow<'static, str>>) -> Query {
+    Query {
+        sql: sql.into(),
+        args: Vec::new(),
+    }
+}
+
+impl Query {
+    /// Binds the next `$N` argument.
+    pub fn bind(mut self, arg: impl Into<Arg>) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+
+    fn sqlite(&self) -> sqlx::query::Query<'_, Sqlite, sqlx::sqlite::SqliteArguments<'_>> {
+        let mut query = sqlx::query(&self.sql);
+        for arg in &self.args {
+            query = match arg {
+                Arg::I64(v) => query.bind(*v),
+                Arg::F64(v) => query.bind(*v),
+                Arg::Bool(v) => query.bind(*v),
+                Arg::Text(v) => query.bind(v.as_deref()),
+                Arg::Date(v) => query.bind(*v),
+                Arg::Ts(v) => query.bind(*v),
+                // SQLite has no arrays: the list travels as JSON and `json_each` unpacks it.
+                Arg::Ids(ids) => query.bind(ids_json(ids)),
+            };
+        }
+        query
+    }
+
+    fn postgres(&self) -> sqlx::query::Query<'_, Postgres, sqlx::postgres::PgArguments> {
+        let mut query = sqlx::query(&self.sql);
+        for arg in &self.args {
+            query = match arg {
+                Arg::I64(v) => query.bind(*v),
+                Arg::F64(v) => query.bind(*v),
+                Arg::Bool(v) => query.bind(*v),
+                Arg::Text(v) => query.bind(v.as_deref()),
+                Arg::Date(v) => query.bind(*v),
+                Arg::Ts(v) => query.bind(*v),
+                Arg::Ids(ids) => query.bind(ids.as_slice()),
+            };
+        }
+        query
+    }
+}
+
+fn ids_json(ids: &[i64]) -> String {
+    let mut s = String::with_capacity(ids.len() * 6 + 2);
+    s.push('[');
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push_str(&id.to_string());
+    }
+    s.push(']');
+    s
+}
+
+/// A result row from either backend.
+pub enum Row {
+    Sqlite(SqliteRow),
+    Postgres(PgRow),
+}
+
+/// A Rust type that both backends can decode a column into.
+pub trait Col:
+    for<'r> sqlx::Decode<'r, Sqlite>
+    + sqlx::Type<Sqlite>
+    + for<'r> sqlx::Decode<'r, Postgres>
+    + sqlx::Type<Postgres>
+{
+}
+impl<T> Col for T where
+    T: for<'r> sqlx::Decode<'r, Sqlite>
+        + sqlx::Type<Sqlite>
+        + for<'r> sqlx::Decode<'r, Postgres>
+        + sqlx::Type<Postgres>
+{
+}
+
+impl Row {
+    /// Reads a column by name.
+    pub fn get<T: Col>(&self, col: &str) -> Result<T, sqlx::Error> {
+        match self {
+            Row::Sqlite(r) => r.try_get(col),
+            Row::Postgres(r) => r.try_get(col),
+        }
+    }
+}
+
+/// An executor of either backend: a pool or one connection (inside a transaction).
+pub enum Ex<'a> {
+    SqlitePool(&'a SqlitePool),
+    SqliteConn(&'a mut sqlx::SqliteConnection),
+    PgPool(&'a PgPool),
+    PgConn(&'a mut sqlx::PgConnection),
+}
+
+/// Runs `$sqlite` or `$pg` with `$q` bound to the query and `$e` to the executor.
+macro_rules! on_each {
+    ($ex:expr, $query:expr, |$q:ident, $e:ident| $sqlite:expr, $pg:expr) => {
+        match $ex {
+            Ex::SqlitePool($e) => {
+                let $q = $query.sqlite();
+                $sqlite
+            }
+            Ex::SqliteConn($e) => {
+                let $q = $query.sqlite();
+                $sqlite
+            }
+            Ex::PgPool($e) => {
+                let $q = $query.postgres();
+                $pg
+            }
+            Ex::PgConn($e) => {
+                let $q = $query.postgres();
+                $pg
+            }
+        }
+    };
+}
+
+impl Ex<'_> {
+    /// All rows.
+    pub async fn fetch_all(self, query: Query) -> Result<Vec<Row>, sqlx::Error> {
+        on_each!(
+            self,
+            query,
+            |q, e| Ok(q.fetch_all(e).await?.into_iter().map(Row::Sqlite).collect()),
+            Ok(q.fetch_all(e).await?.into_iter().map(Row::Postgres).collect())
+        )
+    }
+
+    /// At most one row.
+    pub async fn fetch_optional(self, query: Query) -> Result<Option<Row>, sqlx::Error> {
+        on_each!(
+            self,
+            query,
+            |q, e| Ok(q.fetch_optional(e).await?.map(Row::Sqlite)),
+            Ok(q.fetch_optional(e).await?.map(Row::Postgres))
+        )
+    }
+
+    /// Runs a statement; answers the number of rows it touched.
+    pub async fn execute(self, query: Query) -> Result<u64, sqlx::Error> {
+        on_each!(
+            self,
+            query,
+            |q, e| Ok(q.execute(e).await?.rows_affected()),
+            Ok(q.execute(e).await?.rows_affected())
+        )
+    }
+}
+
+/// An open transaction; dropped without [`Tx::commit`], it rolls back.
+pub enum Tx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+impl Tx {
+    fn ex(&mut self) -> Ex<'_> {
+        match self {
+            Tx::Sqlite(t) => Ex::SqliteConn(&mut **t),
+            Tx::Postgres(t) => Ex::PgConn(&mut **t),
+        }
+    }
+    pub async fn fetch_all(&mut self, query: Query) -> Result<Vec<Row>, sqlx::Error> {
+        self.ex().fetch_all(query).await
+    }
+    pub async fn fetch_optional(&mut self, query: Query) -> Result<Option<Row>, sqlx::Error> {
+        self.ex().fetch_optional(query).await
+    }
+    pub async fn fetch_one(&mut self, query: Query) -> Result<Row, sqlx::Error> {
+        self.ex()
+            .fetch_optional(query)
+            .await?
+            .ok_or(sqlx::Error::RowNotFound)
+    }
+    pub async fn execute(&mut self, query: Query) -> Result<u64, sqlx::Error> {
+        self.ex().execute(query).await
+    }
+
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await,
+            Tx::Postgres(t) => t.commit().await,
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Tx::Sqlite(_) => Backend::Sqlite,
+            Tx::Postgres(_) => Backend::Postgres,
+        }
+    }
+}
+
+impl Db {
+    /// Opens a pool for a `sqlite:` or `postgres:` URL. A SQLite file is created when
+    /// missing and runs in WAL mode with foreign keys enforced.
+    pub async fn connect(url: &str) -> anyhow::Result<Db> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await?;
+            Ok(Db::Postgres(pool))
+        } else if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10));
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .connect_with(options)
+                .await?;
+            Ok(Db::Sqlite(pool))
+        } else {
+            anyhow::bail!("unsupported database URL: expected sqlite:// or postgres://")
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    fn ex(&self) -> Ex<'_> {
+        match self {
+            Db::Sqlite(p) => Ex::SqlitePool(p),
+            Db::Postgres(p) => Ex::PgPool(p),
+        }
+    }
+    pub async fn fetch_all(&self, query: Query) -> Result<Vec<Row>, sqlx::Error> {
+        self.ex().fetch_all(query).await
+    }
+    pub async fn fetch_optional(&self, query: Query) -> Result<Option<Row>, sqlx::Error> {
+        self.ex().fetch_optional(query).await
+    }
+    pub async fn fetch_one(&self, query: Query) -> Result<Row, sqlx::Error> {
+        self.ex()
+            .fetch_optional(query)
+            .await?
+            .ok_or(sqlx::Error::RowNotFound)
+    }
+    pub async fn execute(&self, query: Query) -> Result<u64, sqlx::Error> {
+        self.ex().execute(query).await
+    }
+
+    /// Starts a write transaction. On SQLite it is `BEGIN IMMEDIATE`, so that two writers
+    /// queue on the database lock instead of failing when a read turns into a write.
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        match self {
+            Db::Sqlite(p) => Ok(Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?)),
+            Db::Postgres(p) => Ok(Tx::Postgres(p.begin().await?)),
+        }
+    }
+
+    /// `col IN (the ids bound at $n)`, in the dialect of this backend.
+    pub fn id_in(&self, col: &str, n: usize) -> String {
+        id_in(self.backend(), col, n)
+    }
+
+    /// Is the database reachable?
+    pub async fn ping(&self) -> bool {
+        self.fetch_one(q("SELECT 1 AS one")).await.is_ok()
+    }
+}
+
+/// `col IN (the ids bound at $n)` for a backend.
+pub fn id_in(backend: Backend, col: &str, n: usize) -> String {
+    match backend {
+        Backend::Sqlite => format!("{col} IN (SELECT value FROM json_each(${n}))"),
+        Backend::Postgres => format!("{col} = ANY(${n})"),
+    }
+}
+
+/// Is this a violation of a UNIQUE constraint?
+pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .is_some_and(|e| e.is_unique_violation())
+}
+
+/// Is this a violation of a foreign key?
+pub fn is_foreign_key_violation(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .is_some_and(|e| e.is_foreign_key_violation())
+}

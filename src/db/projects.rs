@@ -1,0 +1,227 @@
+//! Projects and memberships. Every read takes the caller's [`Scope`].
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::list::{fetch_page, Page, PageArgs, Where};
+use super::{q, Db, Row, Tx};
+use crate::authz::Scope;
+use crate::error::Result;
+
+#[derive(Clone, Debug)]
+pub struct ProjectRow {
+    pub id: i64,
+    pub name: String,
+    pub code: Option<String>,
+    pub status: String,
+    pub customer_id: Option<i64>,
+    pub department_id: Option<i64>,
+    pub parent_id: Option<i64>,
+    pub inherit_members: bool,
+    /// Minor units.
+    pub budget: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const COLS: &str = "project_id, name, code, status, customer_id, department_id, parent_id, inherit_members, budget, created_at, updated_at";
+
+fn from_row(r: &Row) -> Result<ProjectRow> {
+    Ok(ProjectRow {
+        id: r.get("project_id")?,
+        name: r.get("name")?,
+        code: r.get("code")?,
+        status: r.get("status")?,
+        customer_id: r.get("customer_id")?,
+        department_id: r.get("department_id")?,
+        parent_id: r.get("parent_id")?,
+        inherit_members: r.get("inherit_members")?,
+        budget: r.get("budget")?,
+        created_at: r.get("created_at")?,
+        updated_at: r.get("updated_at")?,
+    })
+}
+
+/// Filters of the `projects` query and of nested project lists.
+#[derive(Default, Clone, Debug)]
+pub struct ProjectFilter {
+    pub statuses: Option<Vec<String>>,
+    pub customer_id: Option<i64>,
+    pub parent_id: Option<i64>,
+    pub top_level_only: bool,
+    pub search: Option<String>,
+}
+
+pub async fn list_projects(
+    db: &Db,
+    scope: &Scope,
+    filter: &ProjectFilter,
+    page: PageArgs,
+) -> Result<Page<ProjectRow>> {
+    let mut w = Where::new(db.backend());
+    w.ids("project_id", scope.visible_ids().to_vec());
+    if let Some(statuses) = &filter.statuses {
+        let list: Vec<String> = statuses.iter().map(|s| w.arg(s.clone())).collect();
+        if list.is_empty() {
+            w.and("FALSE");
+        } else {
+            w.and(format!("status IN ({})", list.join(", ")));
+        }
+    }
+    if let Some(c) = filter.customer_id {
+        let p = w.arg(c);
+        w.and(format!("customer_id = {p}"));
+    }
+    if let Some(parent) = filter.parent_id {
+        let p = w.arg(parent);
+        w.and(format!("parent_id = {p}"));
+    }
+    if filter.top_level_only {
+        w.and("parent_id IS NULL");
+    }
+    if let Some(s) = &filter.search {
+        let p = w.arg(format!("%{}%", s.to_lowercase()));
+        w.and(format!(
+            "(LOWER(name) LIKE {p} OR LOWER(COALESCE(code, '')) LIKE {p})"
+        ));
+    }
+    fetch_page(db, COLS, "project", "project_id", w, page, from_row).await
+}
+
+/// Visible projects among `ids`.
+pub async fn list_projects_by_ids(db: &Db, scope: &Scope, ids: Vec<i64>) -> Result<Vec<ProjectRow>> {
+    let visible: Vec<i64> = ids.into_iter().filter(|id| scope.sees(*id)).collect();
+    if visible.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut w = Where::new(db.backend());
+    w.ids("project_id", visible);
+    let rows = db
+        .fetch_all(w.query(format!("SELECT {COLS} FROM project WHERE {}", w.sql())))
+        .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// A visible project, or `None` (missing and invisible look the same).
+pub async fn find_project(db: &Db, scope: &Scope, id: i64) -> Result<Option<ProjectRow>> {
+    Ok(list_projects_by_ids(db, scope, vec![id]).await?.pop())
+}
+
+/// A project whatever the caller sees, for checks inside mutations.
+pub async fn find_project_unscoped(tx: &mut Tx, id: i64) -> Result<Option<ProjectRow>> {
+    let row = tx
+        .fetch_optional(q(format!("SELECT {COLS} FROM project WHERE project_id = $1")).bind(id))
+        .await?;
+    row.map(|r| from_row(&r)).transpose()
+}
+
+pub struct NewProject {
+    pub name: String,
+    pub code: Option<String>,
+    pub status: String,
+    pub customer_id: Option<i64>,
+    pub department_id: Option<i64>,
+    pub parent_id: Option<i64>,
+    pub inherit_members: bool,
+    pub budget: Option<i64>,
+}
+
+pub async fn create_project(tx: &mut Tx, p: NewProject) -> Result<ProjectRow> {
+    let now = Utc::now();
+    let row = tx
+        .fetch_one(
+            q(format!(
+                "INSERT INTO project (name, code, status, customer_id, department_id, parent_id, inherit_members, budget, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING {COLS}"
+            ))
+            .bind(p.name)
+            .bind(p.code)
+            .bind(p.status)
+            .bind(p.customer_id)
+            .bind(p.department_id)
+            .bind(p.parent_id)
+            .bind(p.inherit_members)
+            .bind(p.budget)
+            .bind(now),
+        )
+        .await?;
+    from_row(&row)
+}
+
+#[derive(Clone, Debug)]
+pub struct MembershipRow {
+    pub id: i64,
+    pub project_id: i64,
+    pub user_id: Option<i64>,
+    pub group_id: Option<i64>,
+    pub profile_id: i64,
+    pub valid_from: Option<NaiveDate>,
+    pub valid_until: Option<NaiveDate>,
+    pub created_at: DateTime<Utc>,
+}
+
+const MEMBERSHIP_COLS: &str =
+    "membership_id, project_id, user_id, group_id, profile_id, valid_from, valid_until, created_at";
+
+fn membership_from_row(r: &Row) -> Result<MembershipRow> {
+    Ok(MembershipRow {
+        id: r.get("membership_id")?,
+        project_id: r.get("project_id")?,
+        user_id: r.get("user_id")?,
+        group_id: r.get("group_id")?,
+        profile_id: r.get("profile_id")?,
+        valid_from: r.get("valid_from")?,
+        valid_until: r.get("valid_until")?,
+        created_at: r.get("created_at")?,
+    })
+}
+
+pub struct NewMembership {
+    pub project_id: i64,
+    pub user_id: Option<i64>,
+    pub group_id: Option<i64>,
+    pub profile_id: i64,
+    pub valid_from: Option<NaiveDate>,
+    pub valid_until: Option<NaiveDate>,
+}
+
+pub async fn create_membership(tx: &mut Tx, m: NewMembership) -> Result<MembershipRow> {
+    let row = tx
+        .fetch_one(
+            q(format!(
+                "INSERT INTO membership (project_id, user_id, group_id, profile_id, valid_from, valid_until, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {MEMBERSHIP_COLS}"
+            ))
+            .bind(m.project_id)
+            .bind(m.user_id)
+            .bind(m.group_id)
+            .bind(m.profile_id)
+            .bind(m.valid_from)
+            .bind(m.valid_until)
+            .bind(Utc::now()),
+        )
+        .await?;
+    membership_from_row(&row)
+}
+
+/// Memberships made on a visible project (its members list).
+pub async fn list_memberships(
+    db: &Db,
+    scope: &Scope,
+    project_id: i64,
+    page: PageArgs,
+) -> Result<Page<MembershipRow>> {
+    let mut w = Where::new(db.backend());
+    w.ids("project_id", scope.visible_ids().to_vec());
+    let p = w.arg(project_id);
+    w.and(format!("project_id = {p}"));
+    fetch_page(
+        db,
+        MEMBERSHIP_COLS,
+        "membership",
+        "membership_id",
+        w,
+        page,
+        membership_from_row,
+    )
+    .await
+}

@@ -1,0 +1,132 @@
+//! Relay connections: `edges { cursor node }`, `nodes`, `pageInfo`, `totalCount`.
+//!
+//! Pages are keyset pages over the row id, so a cursor stays valid while rows are added.
+//! `totalCount` runs its COUNT only when asked for.
+
+use async_graphql::SimpleObject;
+
+use crate::db::list::{Page, PageArgs};
+use crate::error::{Error, Result};
+
+/// Default and largest page sizes.
+pub const DEFAULT_FIRST: i32 = 50;
+pub const MAX_FIRST: i32 = 500;
+
+/// Validates `first` and `after`.
+pub fn page_args(first: Option<i32>, after: Option<String>) -> Result<PageArgs> {
+    let first = first.unwrap_or(DEFAULT_FIRST);
+    if !(0..=MAX_FIRST).contains(&first) {
+        return Err(Error::bad_input(
+            "first",
+            format!("must be between 0 and {MAX_FIRST}"),
+        ));
+    }
+    let after = after.as_deref().map(super::ids::decode_cursor).transpose()?;
+    Ok(PageArgs {
+        first: first.into(),
+        after,
+    })
+}
+
+/// Where a page stands in its list.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct PageInfo {
+    /// Whether more items follow this page.
+    pub has_next_page: bool,
+    /// Whether items precede this page (true when `after` was given).
+    pub has_previous_page: bool,
+    /// Cursor of the first item of this page.
+    pub start_cursor: Option<String>,
+    /// Cursor of the last item of this page; pass it as `after` for the next page.
+    pub end_cursor: Option<String>,
+}
+
+/// Converts a storage page into one of GraphQL objects.
+pub fn map_page<R, T>(page: Page<R>, f: impl Fn(R) -> T) -> Page<T> {
+    Page {
+        items: page.items.into_iter().map(|(k, r)| (k, f(r))).collect(),
+        has_next: page.has_next,
+        count: page.count,
+    }
+}
+
+/// Defines `$conn` and `$edge` over the object `$node`.
+macro_rules! connection {
+    ($conn:ident, $edge:ident, $node:ty, $what:literal) => {
+        #[doc = concat!("A page of ", $what, ".")]
+        pub struct $conn {
+            pub page: $crate::db::list::Page<$node>,
+            pub after: bool,
+        }
+
+        #[doc = concat!("One of ", $what, " with its cursor.")]
+        #[derive(async_graphql::SimpleObject, Clone)]
+        pub struct $edge {
+            /// Opaque position of this item, for `after`.
+            pub cursor: String,
+            /// The item.
+            pub node: $node,
+        }
+
+        #[async_graphql::Object]
+        impl $conn {
+            /// The items of this page with their cursors.
+            async fn edges(&self) -> Vec<$edge> {
+                self.page
+                    .items
+                    .iter()
+                    .map(|(k, n)| $edge {
+                        cursor: $crate::graphql::ids::cursor(*k),
+                        node: n.clone(),
+                    })
+                    .collect()
+            }
+
+            /// The items of this page.
+            async fn nodes(&self) -> Vec<$node> {
+                self.page.items.iter().map(|(_, n)| n.clone()).collect()
+            }
+
+            /// Where this page stands.
+            async fn page_info(&self) -> $crate::graphql::connection::PageInfo {
+                $crate::graphql::connection::PageInfo {
+                    has_next_page: self.page.has_next,
+                    has_previous_page: self.after,
+                    start_cursor: self
+                        .page
+                        .items
+                        .first()
+                        .map(|(k, _)| $crate::graphql::ids::cursor(*k)),
+                    end_cursor: self
+                        .page
+                        .items
+                        .last()
+                        .map(|(k, _)| $crate::graphql::ids::cursor(*k)),
+                }
+            }
+
+            /// How many items the whole list holds (only those the caller may see).
+            async fn total_count(
+                &self,
+                ctx: &async_graphql::Context<'_>,
+            ) -> $crate::error::Result<i64> {
+                $crate::db::list::count(&$crate::graphql::state(ctx).db, self.page.count.clone())
+                    .await
+            }
+        }
+
+        impl $conn {
+            pub fn new<R>(
+                page: $crate::db::list::Page<R>,
+                args: $crate::db::list::PageArgs,
+                f: impl Fn(R) -> $node,
+            ) -> Self {
+                $conn {
+                    page: $crate::graphql::connection::map_page(page, f),
+                    after: args.after.is_some(),
+                }
+            }
+        }
+    };
+}
+pub(crate) use connection;

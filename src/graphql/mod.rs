@@ -1,0 +1,151 @@
+//! The GraphQL schema: objects, inputs, connections, queries and mutations.
+
+pub mod connection;
+pub mod ids;
+pub mod mutation;
+pub mod objects;
+pub mod query;
+pub mod scalars;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use async_graphql::{Context, EmptySubscription, Schema, SchemaBuilder};
+
+use crate::auth::Viewer;
+use crate::authz::{Right, Scope};
+use crate::error::{Error, Result};
+use crate::AppState;
+
+pub type PorticoSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
+
+/// Limits on what one operation may ask for.
+pub const MAX_DEPTH: usize = 15;
+pub const MAX_COMPLEXITY: usize = 20_000;
+
+/// The schema without request data; `portico schema` prints its SDL.
+pub fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, EmptySubscription> {
+    Schema::build(query::Query, mutation::Mutation, EmptySubscription)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+}
+
+pub fn schema(state: AppState) -> PorticoSchema {
+    builder().data(state).finish()
+}
+
+/// The SDL of the published contract (schema.graphql).
+pub fn sdl() -> String {
+    builder().finish().sdl()
+}
+
+/// Per-request data: who is calling, their scope (computed at most once), and the fields
+/// hidden from them so far.
+pub struct RequestCtx {
+    pub viewer: Option<Viewer>,
+    /// The user a `login` in this request signed in, so its answer may show their own data.
+    pub logged_in: std::sync::OnceLock<i64>,
+    scope: tokio::sync::OnceCell<Arc<Scope>>,
+    redacted: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+}
+
+impl RequestCtx {
+    pub fn new(viewer: Option<Viewer>) -> Self {
+        RequestCtx {
+            viewer,
+            logged_in: std::sync::OnceLock::new(),
+            scope: tokio::sync::OnceCell::new(),
+            redacted: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// `extensions.redacted` of the response: one entry per hidden field and right.
+    pub fn redacted(&self) -> Option<serde_json::Value> {
+        let map = self.redacted.lock().ok()?;
+        if map.is_empty() {
+            return None;
+        }
+        Some(serde_json::Value::Array(
+            map.iter()
+                .map(|((field, right), count)| {
+                    serde_json::json!({ "field": field, "right": right, "count": count })
+                })
+                .collect(),
+        ))
+    }
+}
+
+pub fn state<'a>(ctx: &Context<'a>) -> &'a AppState {
+    ctx.data_unchecked::<AppState>()
+}
+
+pub fn req<'a>(ctx: &Context<'a>) -> &'a RequestCtx {
+    ctx.data_unchecked::<Arc<RequestCtx>>()
+}
+
+/// The caller, or UNAUTHENTICATED.
+pub fn viewer<'a>(ctx: &Context<'a>) -> Result<&'a Viewer> {
+    req(ctx).viewer.as_ref().ok_or(Error::Unauthenticated)
+}
+
+/// The caller, when they may write: not through a read-only API key, not impersonated.
+pub fn writer<'a>(ctx: &Context<'a>) -> Result<&'a Viewer> {
+    let v = viewer(ctx)?;
+    if v.impersonator.is_some() {
+        return Err(Error::forbidden(
+            "impersonated requests are read-only",
+        ));
+    }
+    if v.read_only {
+        return Err(Error::forbidden("this API key is read-only"));
+    }
+    Ok(v)
+}
+
+/// The caller's scope, computed once per request.
+pub async fn scope(ctx: &Context<'_>) -> Result<Arc<Scope>> {
+    let v = viewer(ctx)?;
+    let db = &state(ctx).db;
+    let s = req(ctx)
+        .scope
+        .get_or_try_init(|| async {
+            let facts = crate::authz::load::facts(
+                db,
+                v.user.id,
+                v.user.profile_id,
+                v.user.department_id,
+                v.key_projects.clone(),
+            )
+            .await?;
+            Ok::<_, Error>(Arc::new(facts.scope()))
+        })
+        .await?;
+    Ok(s.clone())
+}
+
+/// The caller must hold a global right (ADMIN holds them all).
+pub async fn require_global(ctx: &Context<'_>, right: Right) -> Result<Arc<Scope>> {
+    let s = scope(ctx).await?;
+    if s.is_admin() || s.global.contains(right) {
+        Ok(s)
+    } else {
+        Err(Error::forbidden(format!("requires {}", right.name())))
+    }
+}
+
+/// Answers `value` when `allowed`, else records the redaction and answers None.
+pub fn guard<T>(
+    ctx: &Context<'_>,
+    allowed: bool,
+    field: &'static str,
+    right: Right,
+    value: T,
+) -> Option<T> {
+    if allowed {
+        return Some(value);
+    }
+    if let Ok(mut map) = req(ctx).redacted.lock() {
+        *map.entry((field, right.name())).or_insert(0) += 1;
+    }
+    None
+}

@@ -1,0 +1,590 @@
+//! The GraphQL object types.
+
+use async_graphql::{Context, Enum, Interface, Object, SimpleObject, ID};
+
+use super::connection::{connection, page_args};
+use super::ids::encode;
+use super::scalars::{Date, DateTime, Decimal};
+use super::{guard, scope, state, viewer};
+use crate::authz::{GrantVia, HiddenReason, Right};
+use crate::db::audit::EventRow;
+use crate::db::credentials::ApiKeyRow;
+use crate::db::org::{Named, NamedRow, ProfileRow};
+use crate::db::projects::{self, MembershipRow, ProjectFilter, ProjectRow};
+use crate::db::users::{self, UserRow};
+use crate::error::Result;
+
+/// Anything with a global id; `node(id:)` finds it.
+#[derive(Interface, Clone)]
+#[graphql(field(name = "id", ty = "ID", desc = "Opaque global id."))]
+pub enum Node {
+    Project(Project),
+    User(User),
+    Membership(Membership),
+    Profile(Profile),
+    Group(Group),
+    Customer(Customer),
+    Department(Department),
+    ApiKey(ApiKey),
+    AuditEvent(AuditEvent),
+}
+
+/// Internal staff or an external (customer) user.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum UserKind {
+    Internal,
+    External,
+}
+
+impl UserKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserKind::Internal => "INTERNAL",
+            UserKind::External => "EXTERNAL",
+        }
+    }
+    fn parse(s: &str) -> UserKind {
+        if s == "EXTERNAL" {
+            UserKind::External
+        } else {
+            UserKind::Internal
+        }
+    }
+}
+
+/// Life cycle of a project. POTENTIAL and CLOSED projects are hidden from users without
+/// VIEW_PROJECT_HISTORY or VIEW_ALL_PROJECTS.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ProjectStatus {
+    Potential,
+    Open,
+    OnHold,
+    Closed,
+}
+
+impl ProjectStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProjectStatus::Potential => "POTENTIAL",
+            ProjectStatus::Open => "OPEN",
+            ProjectStatus::OnHold => "ON_HOLD",
+            ProjectStatus::Closed => "CLOSED",
+        }
+    }
+    fn parse(s: &str) -> ProjectStatus {
+        match s {
+            "POTENTIAL" => ProjectStatus::Potential,
+            "ON_HOLD" => ProjectStatus::OnHold,
+            "CLOSED" => ProjectStatus::Closed,
+            _ => ProjectStatus::Open,
+        }
+    }
+}
+
+/// A person who can sign in.
+#[derive(Clone)]
+pub struct User(pub UserRow);
+
+impl User {
+    /// May the caller see this user's private fields (email, rates, profile)?
+    async fn private(&self, ctx: &Context<'_>) -> Result<bool> {
+        let rc = super::req(ctx);
+        if rc.viewer.is_none() && rc.logged_in.get() == Some(&self.0.id) {
+            return Ok(true);
+        }
+        let s = scope(ctx).await?;
+        Ok(s.is_admin() || s.user_id == self.0.id)
+    }
+}
+
+#[Object]
+impl User {
+    /// Opaque global id.
+    async fn id(&self) -> ID {
+        encode("User", self.0.id)
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// Visible to ADMIN and to the user themself.
+    async fn email(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        let ok = self.private(ctx).await?;
+        Ok(guard(ctx, ok, "User.email", Right::Admin, self.0.email.clone()))
+    }
+    async fn kind(&self) -> UserKind {
+        UserKind::parse(&self.0.kind)
+    }
+    /// The company an external user belongs to.
+    async fn customer(&self, ctx: &Context<'_>) -> Result<Option<Customer>> {
+        named_opt(ctx, Named::Customer, self.0.customer_id)
+            .await
+            .map(|o| o.map(Customer))
+    }
+    async fn department(&self, ctx: &Context<'_>) -> Result<Option<Department>> {
+        named_opt(ctx, Named::Department, self.0.department_id)
+            .await
+            .map(|o| o.map(Department))
+    }
+    /// The default profile. Visible to ADMIN and to the user themself.
+    async fn profile(&self, ctx: &Context<'_>) -> Result<Option<Profile>> {
+        if !self.private(ctx).await? {
+            return Ok(guard(ctx, false, "User.profile", Right::Admin, None).flatten());
+        }
+        Ok(crate::db::org::find_profile(&state(ctx).db, self.0.profile_id)
+            .await?
+            .map(Profile))
+    }
+    /// Cost per hour. Needs ADMIN, or being this user.
+    async fn cost_rate(&self, ctx: &Context<'_>) -> Result<Option<Decimal>> {
+        let ok = self.private(ctx).await?;
+        Ok(guard(
+            ctx,
+            ok,
+            "User.costRate",
+            Right::SeeCost,
+            Decimal(self.0.cost_rate),
+        ))
+    }
+    /// Billing rate per hour. Needs ADMIN, or being this user.
+    async fn billing_rate(&self, ctx: &Context<'_>) -> Result<Option<Decimal>> {
+        let ok = self.private(ctx).await?;
+        Ok(guard(
+            ctx,
+            ok,
+            "User.billingRate",
+            Right::SeeCost,
+            Decimal(self.0.billing_rate),
+        ))
+    }
+    /// Whether the user may sign in. Visible to ADMIN and to the user themself.
+    async fn active(&self, ctx: &Context<'_>) -> Result<Option<bool>> {
+        let ok = self.private(ctx).await?;
+        Ok(guard(ctx, ok, "User.active", Right::Admin, self.0.active))
+    }
+    async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
+    }
+}
+
+async fn named_opt(ctx: &Context<'_>, kind: Named, id: Option<i64>) -> Result<Option<NamedRow>> {
+    match id {
+        Some(id) => kind.find(&state(ctx).db, id).await,
+        None => Ok(None),
+    }
+}
+
+/// A named set of rights. Global rights apply from a user's default profile; project
+/// rights through memberships.
+#[derive(Clone)]
+pub struct Profile(pub ProfileRow);
+
+#[Object]
+impl Profile {
+    /// Opaque global id.
+    async fn id(&self) -> ID {
+        encode("Profile", self.0.id)
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// The rights this profile grants.
+    async fn rights(&self) -> Vec<Right> {
+        self.0.rights.iter().collect()
+    }
+}
+
+/// A named set of users; a group can be a project member.
+#[derive(Clone)]
+pub struct Group(pub NamedRow);
+
+#[Object]
+impl Group {
+    /// Opaque global id.
+    async fn id(&self) -> ID {
+        encode("Group", self.0.id)
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// The group's users that the caller may see.
+    async fn members(&self, ctx: &Context<'_>) -> Result<Vec<User>> {
+        let db = &state(ctx).db;
+        let s = scope(ctx).await?;
+        let ids = crate::db::org::group_member_ids(db, self.0.id).await?;
+        Ok(users::list_visible_users_by_ids(db, &s, ids)
+            .await?
+            .into_iter()
+            .map(User)
+            .collect())
+    }
+}
+
+/// A client company.
+#[derive(Clone)]
+pub struct Customer(pub NamedRow);
+
+#[Object]
+impl Customer {
+    /// Opaque global id.
+    async fn id(&self) -> ID {
+        encode("Customer", self.0.id)
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+}
+
+/// A cost center; departments form a tree.
+#[derive(Clone)]
+pub struct Department(pub NamedRow);
+
+#[Object]
+impl Department {
+    /// Opaque global id.
+    async fn id(&self) -> ID {
+        encode("Department", self.0.id)
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn parent(&self, ctx: &Context<'_>) -> Result<Option<Department>> {
+        named_opt(ctx, Named::Department, self.0.parent_id)
+            .await
+            .map(|o| o.map(Department))
+    }
+}
+
+/// A project or sub-project.
+#[derive(Clone)]
+pub struct Project(pub ProjectRow);
+
+connection!(ProjectConnection, ProjectEdge, Project, "projects");
+connection!(
+    MembershipConnection,
+    MembershipEdge,
+    Membership,
+    "memberships"
+);
+connection!(UserConnection, UserEdge, User, "users");
+connection!(
+    AuditEventConnection,
+    AuditEventEdge,
+    AuditEvent,
+    "audit events"
+);
+
+#[Object]
+impl Project {
+    /// Opaque global id.
+    async fn id(&self) -> ID {
+        encode("Project", self.0.id)
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn code(&self) -> Option<&str> {
+        self.0.code.as_deref()
+    }
+    async fn status(&self) -> ProjectStatus {
+        ProjectStatus::parse(&self.0.status)
+    }
+    async fn customer(&self, ctx: &Context<'_>) -> Result<Option<Customer>> {
+        named_opt(ctx, Named::Customer, self.0.customer_id)
+            .await
+            .map(|o| o.map(Customer))
+    }
+    async fn department(&self, ctx: &Context<'_>) -> Result<Option<Department>> {
+        named_opt(ctx, Named::Department, self.0.department_id)
+            .await
+            .map(|o| o.map(Department))
+    }
+    /// The parent project, when the caller may see it.
+    async fn parent(&self, ctx: &Context<'_>) -> Result<Option<Project>> {
+        let Some(parent) = self.0.parent_id else {
+            return Ok(None);
+        };
+        let s = scope(ctx).await?;
+        Ok(projects::find_project(&state(ctx).db, &s, parent)
+            .await?
+            .map(Project))
+    }
+    /// The ancestors the caller may see, nearest first.
+    async fn ancestors(&self, ctx: &Context<'_>) -> Result<Vec<Project>> {
+        let s = scope(ctx).await?;
+        let db = &state(ctx).db;
+        let mut out = Vec::new();
+        let mut next = self.0.parent_id;
+        // Walk up through the rows the caller may see; a hidden ancestor ends the chain.
+        while let Some(id) = next {
+            match projects::find_project(db, &s, id).await? {
+                Some(p) => {
+                    next = p.parent_id;
+                    out.push(Project(p));
+                }
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+    /// Direct sub-projects the caller may see.
+    async fn children(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<ProjectConnection> {
+        let s = scope(ctx).await?;
+        let args = page_args(first, after)?;
+        let filter = ProjectFilter {
+            parent_id: Some(self.0.id),
+            ..Default::default()
+        };
+        let page = projects::list_projects(&state(ctx).db, &s, &filter, args).await?;
+        Ok(ProjectConnection::new(page, args, Project))
+    }
+    /// Whether memberships of the parent apply here too. False makes this project a
+    /// "room with its own rights".
+    async fn inherit_members(&self) -> bool {
+        self.0.inherit_members
+    }
+    /// Memberships made on this project (not those inherited from above).
+    async fn members(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<MembershipConnection> {
+        let s = scope(ctx).await?;
+        let args = page_args(first, after)?;
+        let page = projects::list_memberships(&state(ctx).db, &s, self.0.id, args).await?;
+        Ok(MembershipConnection::new(page, args, Membership))
+    }
+    /// The caller's effective project rights here.
+    async fn viewer_rights(&self, ctx: &Context<'_>) -> Result<Vec<Right>> {
+        let s = scope(ctx).await?;
+        Ok(s.rights(self.0.id)
+            .map(|r| r.iter().collect())
+            .unwrap_or_default())
+    }
+    /// The budget. Needs SEE_COST.
+    async fn budget(&self, ctx: &Context<'_>) -> Result<Option<Decimal>> {
+        let s = scope(ctx).await?;
+        let ok = s.can(self.0.id, Right::SeeCost);
+        Ok(guard(ctx, ok, "Project.budget", Right::SeeCost, self.0.budget.map(Decimal)).flatten())
+    }
+    async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
+    }
+    async fn updated_at(&self) -> DateTime {
+        DateTime(self.0.updated_at)
+    }
+}
+
+/// A user or group bound to a project with a profile, optionally for a period.
+#[derive(Clone)]
+pub struct Membership(pub MembershipRow);
+
+#[Object]
+impl Membership {
+    /// Opaque global id.
+    async fn id(&self) -> ID {
+        encode("Membership", self.0.id)
+    }
+    async fn project(&self, ctx: &Context<'_>) -> Result<Option<Project>> {
+        let s = scope(ctx).await?;
+        Ok(projects::find_project(&state(ctx).db, &s, self.0.project_id)
+            .await?
+            .map(Project))
+    }
+    /// The member user (one of user and group is set).
+    async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        let Some(id) = self.0.user_id else {
+            return Ok(None);
+        };
+        let s = scope(ctx).await?;
+        Ok(users::list_visible_users_by_ids(&state(ctx).db, &s, vec![id])
+            .await?
+            .pop()
+            .map(User))
+    }
+    /// The member group (one of user and group is set).
+    async fn group(&self, ctx: &Context<'_>) -> Result<Option<Group>> {
+        named_opt(ctx, Named::Group, self.0.group_id)
+            .await
+            .map(|o| o.map(Group))
+    }
+    async fn profile(&self, ctx: &Context<'_>) -> Result<Option<Profile>> {
+        Ok(crate::db::org::find_profile(&state(ctx).db, self.0.profile_id)
+            .await?
+            .map(Profile))
+    }
+    /// First day the membership counts; none means always.
+    async fn valid_from(&self) -> Option<Date> {
+        self.0.valid_from.map(Date)
+    }
+    /// Last day the membership counts; none means always.
+    async fn valid_until(&self) -> Option<Date> {
+        self.0.valid_until.map(Date)
+    }
+}
+
+/// A long-lived credential acting as its owner.
+#[derive(Clone)]
+pub struct ApiKey(pub ApiKeyRow);
+
+#[Object]
+impl ApiKey {
+    /// Opaque global id.
+    async fn id(&self) -> ID {
+        encode("ApiKey", self.0.id)
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// The first characters of the secret, to recognise it.
+    async fn prefix(&self) -> &str {
+        &self.0.prefix
+    }
+    /// A read-only key cannot run mutations.
+    async fn read_only(&self) -> bool {
+        self.0.read_only
+    }
+    async fn expires_at(&self) -> Option<DateTime> {
+        self.0.expires_at.map(DateTime)
+    }
+    async fn revoked_at(&self) -> Option<DateTime> {
+        self.0.revoked_at.map(DateTime)
+    }
+    async fn last_used_at(&self) -> Option<DateTime> {
+        self.0.last_used_at.map(DateTime)
+    }
+    async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
+    }
+    /// The projects the key is narrowed to (with their sub-projects); empty for all.
+    async fn projects(&self, ctx: &Context<'_>) -> Result<Vec<Project>> {
+        let s = scope(ctx).await?;
+        Ok(
+            projects::list_projects_by_ids(&state(ctx).db, &s, self.0.project_ids.clone())
+                .await?
+                .into_iter()
+                .map(Project)
+                .collect(),
+        )
+    }
+    /// The owner.
+    async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        Ok(users::find_user_unscoped(&state(ctx).db, self.0.user_id)
+            .await?
+            .map(User))
+    }
+}
+
+/// A new API key; `secret` is shown only here, once.
+#[derive(SimpleObject)]
+pub struct ApiKeyCreated {
+    /// Send as `Authorization: Bearer <secret>`. It cannot be read again.
+    pub secret: String,
+    pub api_key: ApiKey,
+}
+
+/// A signed-in session.
+#[derive(SimpleObject)]
+pub struct Session {
+    /// Send as `Authorization: Bearer <token>`.
+    pub token: String,
+    pub expires_at: DateTime,
+    pub user: User,
+}
+
+/// Something that happened, for the audit log.
+#[derive(Clone)]
+pub struct AuditEvent(pub EventRow);
+
+#[Object]
+impl AuditEvent {
+    /// Opaque global id.
+    async fn id(&self) -> ID {
+        encode("AuditEvent", self.0.id)
+    }
+    async fn at(&self) -> DateTime {
+        DateTime(self.0.at)
+    }
+    /// Who acted (whose view, under impersonation).
+    async fn actor(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        user_opt(ctx, self.0.actor_id).await
+    }
+    /// Who sent the request when it was impersonated.
+    async fn impersonator(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        user_opt(ctx, self.0.impersonator_id).await
+    }
+    /// What happened, such as `LOGIN`, `LOGIN_FAILED`, `CREATE_API_KEY`.
+    async fn action(&self) -> &str {
+        &self.0.action
+    }
+    /// The global id of what it happened to.
+    async fn target(&self) -> Option<&str> {
+        self.0.target.as_deref()
+    }
+    /// Details as JSON.
+    async fn details(&self) -> async_graphql::Json<serde_json::Value> {
+        async_graphql::Json(serde_json::from_str(&self.0.details).unwrap_or_default())
+    }
+}
+
+/// Only ADMIN reads audit events, so the users they name are readable whole.
+async fn user_opt(ctx: &Context<'_>, id: Option<i64>) -> Result<Option<User>> {
+    match id {
+        Some(id) => Ok(users::find_user_unscoped(&state(ctx).db, id)
+            .await?
+            .map(User)),
+        None => Ok(None),
+    }
+}
+
+/// The caller.
+pub struct ViewerInfo;
+
+#[Object(name = "Viewer")]
+impl ViewerInfo {
+    /// Whose view this request gets.
+    async fn user(&self, ctx: &Context<'_>) -> Result<User> {
+        Ok(User(viewer(ctx)?.user.clone()))
+    }
+    /// Global rights of the user's default profile.
+    async fn global_rights(&self, ctx: &Context<'_>) -> Result<Vec<Right>> {
+        Ok(scope(ctx).await?.global.iter().collect())
+    }
+    /// The user who is viewing as `user`, under "view as".
+    async fn impersonated_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        Ok(viewer(ctx)?.impersonator.clone().map(User))
+    }
+    /// Whether mutations are refused (read-only API key or "view as").
+    async fn read_only(&self, ctx: &Context<'_>) -> Result<bool> {
+        let v = viewer(ctx)?;
+        Ok(v.read_only || v.impersonator.is_some())
+    }
+}
+
+/// One source of one right.
+#[derive(SimpleObject)]
+pub struct AccessGrant {
+    pub right: Right,
+    pub via: GrantVia,
+    /// Where the membership was made: the project itself or an ancestor.
+    pub project: Option<Project>,
+    pub group: Option<Group>,
+    pub profile: Option<Profile>,
+}
+
+/// Why a user sees a project with the rights they have, or why not.
+#[derive(SimpleObject)]
+pub struct AccessExplanation {
+    pub visible: bool,
+    pub rights: Vec<Right>,
+    pub grants: Vec<AccessGrant>,
+    /// Why the project is hidden, when it is.
+    pub reason: Option<HiddenReason>,
+    /// The reason in words.
+    pub message: Option<String>,
+}

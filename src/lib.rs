@@ -1,0 +1,53 @@
+//! Portico: a GraphQL server over project-management data whose core is authorization.
+//!
+//! `main` parses the command line and calls [`serve`] and friends; the tests build the same
+//! application with [`app`] on a random port.
+
+pub mod auth;
+pub mod authz;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod graphql;
+pub mod http;
+
+use std::sync::Arc;
+
+use auth::password::Hasher;
+use db::Db;
+
+/// What every request can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub hasher: Hasher,
+    pub session_ttl: chrono::Duration,
+    pub metrics: Arc<http::Metrics>,
+}
+
+impl AppState {
+    pub fn new(db: Db, hash_threads: usize, session_ttl_hours: u32) -> Self {
+        AppState {
+            db,
+            hasher: Hasher::new(hash_threads),
+            session_ttl: chrono::Duration::hours(session_ttl_hours.into()),
+            metrics: Arc::new(http::Metrics::default()),
+        }
+    }
+}
+
+/// Connects and migrates.
+pub async fn open(url: &str) -> anyhow::Result<Db> {
+    let db = Db::connect(url).await?;
+    db::migrate::run(&db).await?;
+    db::org::ensure_seeded_profiles(&db)
+        .await
+        .map_err(|e| anyhow::anyhow!("seeding profiles: {e:?}"))?;
+    Ok(db)
+}
+
+/// The HTTP application.
+pub fn app(state: AppState) -> axum::Router {
+    http::router(state)
+}

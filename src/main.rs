@@ -1,0 +1,103 @@
+use std::io::{IsTerminal, Read};
+
+use anyhow::Context as _;
+use clap::Parser;
+use portico::config::{Cli, Command, LogFormat};
+use portico::{demo, graphql, AppState};
+use tracing_subscriber::EnvFilter;
+
+fn init_tracing(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Schema => {
+            print!("{}", graphql::sdl());
+            Ok(())
+        }
+        Command::Migrate(args) => {
+            init_tracing(LogFormat::Text);
+            portico::open(&args.url()).await?;
+            eprintln!("migrations applied");
+            Ok(())
+        }
+        Command::CreateAdmin(args) => {
+            init_tracing(LogFormat::Text);
+            let password = match std::env::var("PORTICO_ADMIN_PASSWORD") {
+                Ok(p) => p,
+                Err(_) => {
+                    if std::io::stdin().is_terminal() {
+                        eprint!("password for {}: ", args.email);
+                    }
+                    let mut s = String::new();
+                    std::io::stdin()
+                        .read_to_string(&mut s)
+                        .context("reading the password from standard input")?;
+                    s.lines().next().unwrap_or("").to_string()
+                }
+            };
+            let db = portico::open(&args.db.url()).await?;
+            let state = AppState::new(db, 1, 12);
+            let user = demo::create_admin(&state, &args.email, &args.name, &password)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.public_message()))?;
+            eprintln!("created administrator {} ({})", user.name, user.email);
+            Ok(())
+        }
+        Command::Serve(args) => {
+            init_tracing(args.log_format);
+            let url = args.db.url();
+            let db = portico::open(&url).await?;
+            let state = AppState::new(db, args.hash_threads, args.session_ttl_hours);
+            if args.demo {
+                match demo::load_if_empty(&state).await {
+                    Ok(Some(world)) => println!("{world}"),
+                    Ok(None) => println!(
+                        "the database already has users: the demo world was not loaded (use a fresh database)"
+                    ),
+                    Err(e) => anyhow::bail!("loading the demo world: {}", e.public_message()),
+                }
+            }
+            let listener = tokio::net::TcpListener::bind(args.listen)
+                .await
+                .with_context(|| format!("binding {}", args.listen))?;
+            let addr = listener.local_addr()?;
+            println!("Portico listening on http://{addr}/graphql (GraphiQL: open it in a browser)");
+            tracing::info!(%addr, backend = ?state.db.backend(), "serving");
+            axum::serve(listener, portico::app(state))
+                .with_graceful_shutdown(shutdown())
+                .await?;
+            Ok(())
+        }
+    }
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
