@@ -22,7 +22,12 @@ use crate::AppState;
 pub const DEMO_PASSWORD: &str = "portico-demo";
 
 /// Creates an administrator (the `create-admin` command).
-pub async fn create_admin(state: &AppState, email: &str, user_name: &str, password: &str) -> Result<UserRow> {
+pub async fn create_admin(
+    state: &AppState,
+    email: &str,
+    user_name: &str,
+    password: &str,
+) -> Result<UserRow> {
     if password.chars().count() < MIN_PASSWORD {
         return Err(Error::bad_input(
             "password",
@@ -63,13 +68,18 @@ pub async fn create_admin(state: &AppState, email: &str, user_name: &str, passwo
 struct Builder {
     tx: Tx,
     hash: String,
+    /// Customer and department of the projects made next.
+    customer: Option<i64>,
+    department: Option<i64>,
 }
 
 impl Builder {
     async fn profile(&mut self, name: &str) -> Result<i64> {
         let id = self
             .tx
-            .fetch_optional(crate::db::q("SELECT profile_id FROM profile WHERE name = $1").bind(name))
+            .fetch_optional(
+                crate::db::q("SELECT profile_id FROM profile WHERE name = $1").bind(name),
+            )
             .await?
             .ok_or_else(|| Error::conflict(format!("profile {name} is missing")))?
             .get("profile_id")?;
@@ -111,8 +121,6 @@ impl Builder {
         name: &str,
         code: &str,
         parent: Option<&ProjectRow>,
-        customer: Option<i64>,
-        department: Option<i64>,
         status: &str,
         inherit: bool,
         budget: Option<i64>,
@@ -123,8 +131,8 @@ impl Builder {
                 name: name.into(),
                 code: Some(code.into()),
                 status: status.into(),
-                customer_id: customer,
-                department_id: department,
+                customer_id: self.customer,
+                department_id: self.department,
                 parent_id: parent.map(|p| p.id),
                 inherit_members: inherit,
                 budget,
@@ -159,7 +167,12 @@ pub async fn load_if_empty(state: &AppState) -> Result<Option<String>> {
     }
     let hash = state.hasher.hash(DEMO_PASSWORD.into()).await?;
     let tx = state.db.begin().await?;
-    let mut b = Builder { tx, hash };
+    let mut b = Builder {
+        tx,
+        hash,
+        customer: None,
+        department: None,
+    };
 
     // A customer profile that may follow the hours tracked for it (]po[ "View timesheet tasks").
     let support_rights: RightSet = [Right::ViewInvoices, Right::ViewTimesheets, Right::SeeWork]
@@ -167,77 +180,211 @@ pub async fn load_if_empty(state: &AppState) -> Result<Option<String>> {
         .collect();
     org::create_profile(&mut b.tx, "Customer with timesheets", support_rights).await?;
 
-    let acme = Named::Customer.create(&mut b.tx, "Acme Corp", None).await?.id;
-    let delivery = Named::Department.create(&mut b.tx, "Delivery", None).await?.id;
+    let acme = Named::Customer
+        .create(&mut b.tx, "Acme Corp", None)
+        .await?
+        .id;
+    let delivery = Named::Department
+        .create(&mut b.tx, "Delivery", None)
+        .await?
+        .id;
     let web = Named::Department
         .create(&mut b.tx, "Web team", Some(delivery))
         .await?
         .id;
 
     let admin = b
-        .user("admin@portico.example", "Ada Admin", false, None, None, "Administrator", 0, 0)
+        .user(
+            "admin@portico.example",
+            "Ada Admin",
+            false,
+            None,
+            None,
+            "Administrator",
+            0,
+            0,
+        )
         .await?;
     let senior = b
-        .user("senior@portico.example", "Sam Senior", false, None, Some(delivery), "Senior manager", 9000, 15000)
+        .user(
+            "senior@portico.example",
+            "Sam Senior",
+            false,
+            None,
+            Some(delivery),
+            "Senior manager",
+            9000,
+            15000,
+        )
         .await?;
     let pm = b
-        .user("pm@portico.example", "Paula Manager", false, None, Some(web), "Full member", 7000, 12000)
+        .user(
+            "pm@portico.example",
+            "Paula Manager",
+            false,
+            None,
+            Some(web),
+            "Full member",
+            7000,
+            12000,
+        )
         .await?;
     let dev = b
-        .user("dev@portico.example", "Dan Developer", false, None, Some(web), "Full member", 5000, 9000)
+        .user(
+            "dev@portico.example",
+            "Dan Developer",
+            false,
+            None,
+            Some(web),
+            "Full member",
+            5000,
+            9000,
+        )
         .await?;
     let leader = b
-        .user("leader@acme.example", "Lee Leader (Acme)", true, Some(acme), None, "External project leader", 0, 0)
+        .user(
+            "leader@acme.example",
+            "Lee Leader (Acme)",
+            true,
+            Some(acme),
+            None,
+            "External project leader",
+            0,
+            0,
+        )
         .await?;
     let client = b
-        .user("client@acme.example", "Cleo Client (Acme)", true, Some(acme), None, "Customer", 0, 0)
+        .user(
+            "client@acme.example",
+            "Cleo Client (Acme)",
+            true,
+            Some(acme),
+            None,
+            "Customer",
+            0,
+            0,
+        )
         .await?;
+
+    b.customer = Some(acme);
+    b.department = Some(web);
 
     // ]project-open[ extended company model.
     let program = b
-        .project("Acme Support Program", "ACME-SUP", None, Some(acme), Some(web), "OPEN", true, Some(5_000_000))
+        .project(
+            "Acme Support Program",
+            "ACME-SUP",
+            None,
+            "OPEN",
+            true,
+            Some(5_000_000),
+        )
         .await?;
     let contract = b
-        .project("Support contract", "ACME-SUP-1", Some(&program), Some(acme), Some(web), "OPEN", true, Some(2_000_000))
+        .project(
+            "Support contract",
+            "ACME-SUP-1",
+            Some(&program),
+            "OPEN",
+            true,
+            Some(2_000_000),
+        )
         .await?;
     let internal = b
-        .project("Other support work", "ACME-SUP-2", Some(&program), Some(acme), Some(web), "OPEN", true, Some(1_000_000))
+        .project(
+            "Other support work",
+            "ACME-SUP-2",
+            Some(&program),
+            "OPEN",
+            true,
+            Some(1_000_000),
+        )
         .await?;
     b.member(&program, &pm, "Project manager").await?;
     b.member(&program, &dev, "Full member").await?;
-    b.member(&contract, &client, "Customer with timesheets").await?;
+    b.member(&contract, &client, "Customer with timesheets")
+        .await?;
 
     // ProjeQtOr external project leader, and a QM365 room with its own rights.
     let website = b
-        .project("Acme Website", "ACME-WEB", None, Some(acme), Some(web), "OPEN", true, Some(8_000_000))
+        .project(
+            "Acme Website",
+            "ACME-WEB",
+            None,
+            "OPEN",
+            true,
+            Some(8_000_000),
+        )
         .await?;
     let design = b
-        .project("Design", "ACME-WEB-DES", Some(&website), Some(acme), Some(web), "OPEN", true, None)
+        .project("Design", "ACME-WEB-DES", Some(&website), "OPEN", true, None)
         .await?;
     let newsletter = b
-        .project("Newsletter", "ACME-WEB-NEWS", Some(&website), Some(acme), Some(web), "OPEN", true, None)
+        .project(
+            "Newsletter",
+            "ACME-WEB-NEWS",
+            Some(&website),
+            "OPEN",
+            true,
+            None,
+        )
         .await?;
     let audit_room = b
-        .project("Security audit", "ACME-WEB-SEC", Some(&website), Some(acme), Some(web), "OPEN", false, Some(1_500_000))
+        .project(
+            "Security audit",
+            "ACME-WEB-SEC",
+            Some(&website),
+            "OPEN",
+            false,
+            Some(1_500_000),
+        )
         .await?;
-    b.member(&website, &leader, "External project leader").await?;
+    b.member(&website, &leader, "External project leader")
+        .await?;
     b.member(&website, &pm, "Project manager").await?;
     b.member(&audit_room, &pm, "Project manager").await?;
 
     // ]project-open[ history rule: a closed project the client was a member of.
     let legacy = b
-        .project("Legacy migration", "ACME-OLD", None, Some(acme), Some(web), "CLOSED", true, Some(900_000))
+        .project(
+            "Legacy migration",
+            "ACME-OLD",
+            None,
+            "CLOSED",
+            true,
+            Some(900_000),
+        )
         .await?;
     b.member(&legacy, &client, "Customer").await?;
 
     b.tx.commit().await?;
 
-    let names = |ps: &[&ProjectRow]| ps.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ");
+    let names = |ps: &[&ProjectRow]| {
+        ps.iter()
+            .map(|p| p.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let mut out = String::new();
-    let _ = writeln!(out, "Demo world loaded. Every demo user's password is: {DEMO_PASSWORD}");
+    let _ = writeln!(
+        out,
+        "Demo world loaded. Every demo user's password is: {DEMO_PASSWORD}"
+    );
     let _ = writeln!(out, "Sign in with: mutation {{ login(input: {{email: \"EMAIL\", password: \"{DEMO_PASSWORD}\"}}) {{ token }} }}");
-    let _ = writeln!(out, "then send the token as 'Authorization: Bearer TOKEN'.\n");
-    let all = [&program, &contract, &internal, &website, &design, &newsletter, &audit_room, &legacy];
+    let _ = writeln!(
+        out,
+        "then send the token as 'Authorization: Bearer TOKEN'.\n"
+    );
+    let all = [
+        &program,
+        &contract,
+        &internal,
+        &website,
+        &design,
+        &newsletter,
+        &audit_room,
+        &legacy,
+    ];
     let rows: Vec<(&UserRow, String)> = vec![
         (&admin, format!("everything, every project ({}), users, profiles and the audit log", all.len())),
         (&senior, format!("every project including the closed one ({}), with work and cost figures; cannot edit", names(&all))),

@@ -2,8 +2,8 @@
 //!
 //! Follows the GraphQL-over-HTTP spec: the response media type is the one the client
 //! accepts (`application/graphql-response+json`, else `application/json`); request errors
-//! (unparsable JSON, bad parameters, invalid documents) answer 400 under the former and 200
-//! under the latter, without a `data` entry. Only JSON bodies are read, so a browser form
+//! answer without a `data` entry: malformed JSON or parameters with 400 under both, an
+//! unparsable or invalid document with 400 under the former and 200 under the latter. Only JSON bodies are read, so a browser form
 //! cannot post a cross-site mutation; GET runs queries only.
 
 use std::collections::HashMap;
@@ -129,7 +129,9 @@ fn respond(status: StatusCode, media: Media, body: &Value) -> Response {
     resp
 }
 
-/// A request error: no `data`, one error with a code.
+/// A request that is not a well-formed GraphQL-over-HTTP request, or whose caller cannot be
+/// established: no `data`, one error with a code, and the HTTP status under both media
+/// types. (Invalid GraphQL documents are answered by [`finish`] instead.)
 fn request_error(
     shared: &Shared,
     media: Media,
@@ -137,13 +139,12 @@ fn request_error(
     code: &str,
     message: &str,
 ) -> Response {
-    shared.state.metrics.request_errors.fetch_add(1, Ordering::Relaxed);
+    shared
+        .state
+        .metrics
+        .request_errors
+        .fetch_add(1, Ordering::Relaxed);
     shared.state.metrics.error_code(code);
-    let status = if media == Media::Json {
-        StatusCode::OK
-    } else {
-        status
-    };
     respond(
         status,
         media,
@@ -225,9 +226,9 @@ async fn graphql_post(
                 &shared,
                 media,
                 StatusCode::BAD_REQUEST,
-                "BAD_REQUEST",
+                "BAD_USER_INPUT",
                 "the request body is not valid JSON",
-            )
+            );
         }
     };
     let (items, batch) = match parsed {
@@ -239,7 +240,7 @@ async fn graphql_post(
             &shared,
             media,
             StatusCode::BAD_REQUEST,
-            "BAD_REQUEST",
+            "BAD_USER_INPUT",
             &format!("a batch holds between 1 and {MAX_BATCH} operations"),
         );
     }
@@ -248,7 +249,13 @@ async fn graphql_post(
         match parse_params(item) {
             Ok(r) => requests.push(r),
             Err(msg) => {
-                return request_error(&shared, media, StatusCode::BAD_REQUEST, "BAD_REQUEST", msg)
+                return request_error(
+                    &shared,
+                    media,
+                    StatusCode::BAD_REQUEST,
+                    "BAD_USER_INPUT",
+                    msg,
+                )
             }
         }
     }
@@ -285,7 +292,7 @@ async fn graphql_get(
                         &shared,
                         media,
                         StatusCode::BAD_REQUEST,
-                        "BAD_REQUEST",
+                        "BAD_USER_INPUT",
                         "'variables' and 'extensions' must be JSON",
                     )
                 }
@@ -295,7 +302,13 @@ async fn graphql_get(
     let request = match parse_params(Value::Object(obj)) {
         Ok(r) => r,
         Err(msg) => {
-            return request_error(&shared, media, StatusCode::BAD_REQUEST, "BAD_REQUEST", msg)
+            return request_error(
+                &shared,
+                media,
+                StatusCode::BAD_REQUEST,
+                "BAD_USER_INPUT",
+                msg,
+            )
         }
     };
     if is_mutation(&request) {
@@ -356,12 +369,17 @@ async fn resolve_viewer(state: &AppState, headers: &HeaderMap) -> Result<Option<
         return Err(Error::Unauthenticated);
     };
     let rights = crate::authz::load::profile_rights(&state.db).await?;
-    let mine = crate::authz::normalize_global(rights.get(&me.user.profile_id).copied().unwrap_or_default());
-    if !(mine.contains(crate::authz::Right::Impersonate) || mine.contains(crate::authz::Right::Admin)) {
+    let mine = crate::authz::normalize_global(
+        rights.get(&me.user.profile_id).copied().unwrap_or_default(),
+    );
+    if !(mine.contains(crate::authz::Right::Impersonate)
+        || mine.contains(crate::authz::Right::Admin))
+    {
         return Err(Error::forbidden("X-Portico-View-As needs IMPERSONATE"));
     }
-    let target_id = crate::graphql::ids::decode("User", &async_graphql::ID(target.trim().to_string()))
-        .ok_or(Error::NotFound)?;
+    let target_id =
+        crate::graphql::ids::decode("User", &async_graphql::ID(target.trim().to_string()))
+            .ok_or(Error::NotFound)?;
     let user = users::find_user_unscoped(&state.db, target_id)
         .await?
         .ok_or(Error::NotFound)?;
@@ -421,7 +439,13 @@ async fn execute(
             };
             if let Err(e) = audit::record_alone(&shared.state.db, event).await {
                 let msg = crate::error::internal(&format!("{e:?}"));
-                return request_error(shared, media, StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", &msg);
+                return request_error(
+                    shared,
+                    media,
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "INTERNAL",
+                    &msg,
+                );
             }
         }
     }
@@ -461,17 +485,24 @@ fn finish(response: async_graphql::Response, rc: &RequestCtx, metrics: &Metrics)
         if let Some(Value::Array(errors)) = obj.get_mut("errors") {
             request_error = data_null
                 && !errors.is_empty()
-                && errors
-                    .iter()
-                    .all(|e| e.get("path").is_none_or(|p| p.as_array().is_none_or(Vec::is_empty)));
+                && errors.iter().all(|e| {
+                    e.get("path")
+                        .is_none_or(|p| p.as_array().is_none_or(Vec::is_empty))
+                });
             for e in errors.iter_mut() {
-                let message = e.get("message").and_then(Value::as_str).unwrap_or("").to_string();
+                let message = e
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
                 let ext = e
                     .as_object_mut()
                     .map(|o| o.entry("extensions").or_insert_with(|| json!({})));
                 if let Some(Value::Object(ext)) = ext {
                     if !ext.contains_key("code") {
-                        let code = if message.contains("nested too deep") || message.contains("too complex") {
+                        let code = if message.contains("nested too deep")
+                            || message.contains("too complex")
+                        {
                             "QUERY_TOO_COMPLEX"
                         } else if message.contains("internal") || message.contains("panic") {
                             "INTERNAL"
@@ -548,7 +579,10 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
         "portico_graphql_request_seconds_total",
         "Time spent executing GraphQL requests.",
         "counter",
-        format!("{:.6}", m.seconds_micros.load(Ordering::Relaxed) as f64 / 1e6),
+        format!(
+            "{:.6}",
+            m.seconds_micros.load(Ordering::Relaxed) as f64 / 1e6
+        ),
     );
     if let Some(rss) = resident_bytes() {
         line(
@@ -563,7 +597,9 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
         let mut codes: Vec<_> = map.iter().collect();
         codes.sort();
         for (code, n) in codes {
-            out.push_str(&format!("portico_graphql_errors_total{{code=\"{code}\"}} {n}\n"));
+            out.push_str(&format!(
+                "portico_graphql_errors_total{{code=\"{code}\"}} {n}\n"
+            ));
         }
     }
     let mut resp = out.into_response();

@@ -71,10 +71,12 @@ pub async fn facts(
     let mut memberships = Vec::new();
     for row in db
         .fetch_all(
-            q("SELECT membership_id, project_id, group_id, profile_id, valid_from, valid_until
+            q(
+                "SELECT membership_id, project_id, group_id, profile_id, valid_from, valid_until
                FROM membership
                WHERE user_id = $1
-                  OR group_id IN (SELECT group_id FROM group_member WHERE user_id = $1)")
+                  OR group_id IN (SELECT group_id FROM group_member WHERE user_id = $1)",
+            )
             .bind(user_id),
         )
         .await?

@@ -120,7 +120,12 @@ pub struct Access {
 
 impl Facts {
     fn global(&self) -> RightSet {
-        normalize_global(self.profiles.get(&self.profile_id).copied().unwrap_or_default())
+        normalize_global(
+            self.profiles
+                .get(&self.profile_id)
+                .copied()
+                .unwrap_or_default(),
+        )
     }
 
     fn in_department(&self, project_dept: Option<i64>) -> bool {
@@ -162,7 +167,9 @@ impl Facts {
         let mut cur = project_id;
         for _ in 0..=self.projects.len() {
             out.push(cur);
-            let Some(f) = self.projects.get(&cur) else { break };
+            let Some(f) = self.projects.get(&cur) else {
+                break;
+            };
             match (f.inherit_members, f.parent_id) {
                 (true, Some(parent)) => cur = parent,
                 _ => break,

@@ -174,7 +174,12 @@ pub async fn list_api_keys(db: &Db, owner: Option<i64>) -> Result<Vec<ApiKeyRow>
 
 pub async fn find_api_key_by_id(db: &Db, id: i64) -> Result<Option<ApiKeyRow>> {
     let row = db
-        .fetch_optional(q(format!("SELECT {KEY_COLS} FROM api_key WHERE api_key_id = $1")).bind(id))
+        .fetch_optional(
+            q(format!(
+                "SELECT {KEY_COLS} FROM api_key WHERE api_key_id = $1"
+            ))
+            .bind(id),
+        )
         .await?;
     match row {
         Some(r) => Ok(Some(key_from_row(&r, key_projects(db, id).await?)?)),
@@ -195,7 +200,10 @@ pub async fn revoke_api_key(tx: &mut Tx, id: i64) -> Result<()> {
 pub async fn find_api_key(db: &Db, key_hash: &str) -> Result<Option<Credential>> {
     let row = db
         .fetch_optional(
-            q(format!("SELECT {KEY_COLS} FROM api_key WHERE key_hash = $1")).bind(key_hash),
+            q(format!(
+                "SELECT {KEY_COLS} FROM api_key WHERE key_hash = $1"
+            ))
+            .bind(key_hash),
         )
         .await?;
     let Some(r) = row else { return Ok(None) };

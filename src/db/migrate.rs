@@ -22,7 +22,7 @@ const MIGRATIONS: &[Migration] = &[Migration {
 }];
 
 /// An arbitrary constant naming Portico's advisory lock on PostgreSQL.
-const PG_LOCK_KEY: i64 = 0x706f_7274_6963_6f;
+const PG_LOCK_KEY: i64 = 0x0070_6f72_7469_636f;
 
 /// Applies every migration the database lacks; answers how many ran.
 pub async fn run(db: &Db) -> anyhow::Result<usize> {
@@ -43,7 +43,9 @@ pub async fn run(db: &Db) -> anyhow::Result<usize> {
     let mut applied = 0;
     for m in MIGRATIONS {
         let done = tx
-            .fetch_optional(q("SELECT version FROM portico_migration WHERE version = $1").bind(m.version))
+            .fetch_optional(
+                q("SELECT version FROM portico_migration WHERE version = $1").bind(m.version),
+            )
             .await?
             .is_some();
         if done {

@@ -226,7 +226,11 @@ impl Ex<'_> {
             self,
             query,
             |q, e| Ok(q.fetch_all(e).await?.into_iter().map(Row::Sqlite).collect()),
-            Ok(q.fetch_all(e).await?.into_iter().map(Row::Postgres).collect())
+            Ok(q.fetch_all(e)
+                .await?
+                .into_iter()
+                .map(Row::Postgres)
+                .collect())
         )
     }
 
@@ -260,8 +264,8 @@ pub enum Tx {
 impl Tx {
     fn ex(&mut self) -> Ex<'_> {
         match self {
-            Tx::Sqlite(t) => Ex::SqliteConn(&mut **t),
-            Tx::Postgres(t) => Ex::PgConn(&mut **t),
+            Tx::Sqlite(t) => Ex::SqliteConn(t),
+            Tx::Postgres(t) => Ex::PgConn(t),
         }
     }
     pub async fn fetch_all(&mut self, query: Query) -> Result<Vec<Row>, sqlx::Error> {

@@ -25,7 +25,9 @@ pub struct NamedRow {
 pub async fn list_profiles(db: &Db) -> Result<Vec<ProfileRow>> {
     let rights = crate::authz::load::profile_rights(db).await?;
     let rows = db
-        .fetch_all(q("SELECT profile_id, name FROM profile ORDER BY profile_id"))
+        .fetch_all(q(
+            "SELECT profile_id, name FROM profile ORDER BY profile_id",
+        ))
         .await?;
     rows.iter()
         .map(|r| {
@@ -108,7 +110,11 @@ fn named(r: &Row, key: &str, with_parent: bool) -> Result<NamedRow> {
     Ok(NamedRow {
         id: r.get(key)?,
         name: r.get("name")?,
-        parent_id: if with_parent { r.get("parent_id")? } else { None },
+        parent_id: if with_parent {
+            r.get("parent_id")?
+        } else {
+            None
+        },
     })
 }
 
@@ -155,7 +161,11 @@ impl Named {
         let (table, key) = self.table();
         let row = db
             .fetch_optional(
-                q(format!("SELECT {} FROM {table} WHERE {key} = $1", self.cols())).bind(id),
+                q(format!(
+                    "SELECT {} FROM {table} WHERE {key} = $1",
+                    self.cols()
+                ))
+                .bind(id),
             )
             .await?;
         row.map(|r| named(&r, key, self.parent())).transpose()
@@ -271,7 +281,9 @@ pub fn seeded_profiles() -> Vec<(&'static str, RightSet)> {
         ("Project manager", RightSet::all_project()),
         (
             "Full member",
-            [LogTime, SeeWork, ViewInternalDocuments].into_iter().collect(),
+            [LogTime, SeeWork, ViewInternalDocuments]
+                .into_iter()
+                .collect(),
         ),
         ("Customer", [ViewInvoices].into_iter().collect()),
         (

@@ -88,7 +88,11 @@ pub async fn list_projects(
 }
 
 /// Visible projects among `ids`.
-pub async fn list_projects_by_ids(db: &Db, scope: &Scope, ids: Vec<i64>) -> Result<Vec<ProjectRow>> {
+pub async fn list_projects_by_ids(
+    db: &Db,
+    scope: &Scope,
+    ids: Vec<i64>,
+) -> Result<Vec<ProjectRow>> {
     let visible: Vec<i64> = ids.into_iter().filter(|id| scope.sees(*id)).collect();
     if visible.is_empty() {
         return Ok(Vec::new());

@@ -69,7 +69,12 @@ pub async fn find_user_for_login_unscoped(
 /// A user by id, whoever asks: for authentication and for the policy's own use.
 pub async fn find_user_unscoped(db: &Db, id: i64) -> Result<Option<UserRow>> {
     let row = db
-        .fetch_optional(q(format!("SELECT {COLS} FROM app_user u WHERE u.user_id = $1")).bind(id))
+        .fetch_optional(
+            q(format!(
+                "SELECT {COLS} FROM app_user u WHERE u.user_id = $1"
+            ))
+            .bind(id),
+        )
         .await?;
     row.map(|r| from_row(&r)).transpose()
 }
@@ -140,7 +145,11 @@ pub async fn list_users(
 }
 
 /// Users the caller may see, among `ids`.
-pub async fn list_visible_users_by_ids(db: &Db, scope: &Scope, ids: Vec<i64>) -> Result<Vec<UserRow>> {
+pub async fn list_visible_users_by_ids(
+    db: &Db,
+    scope: &Scope,
+    ids: Vec<i64>,
+) -> Result<Vec<UserRow>> {
     let mut w = Where::new(db.backend());
     w.ids("u.user_id", ids);
     visible_users(&mut w, scope, "u.user_id");

@@ -21,7 +21,10 @@ pub fn page_args(first: Option<i32>, after: Option<String>) -> Result<PageArgs> 
             format!("must be between 0 and {MAX_FIRST}"),
         ));
     }
-    let after = after.as_deref().map(super::ids::decode_cursor).transpose()?;
+    let after = after
+        .as_deref()
+        .map(super::ids::decode_cursor)
+        .transpose()?;
     Ok(PageArgs {
         first: first.into(),
         after,

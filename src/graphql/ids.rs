@@ -22,7 +22,9 @@ pub fn decode_any(id: &str) -> Option<(String, i64)> {
 
 /// The row id if `id` is a global id of `type_name`.
 pub fn decode(type_name: &str, id: &ID) -> Option<i64> {
-    decode_any(id).filter(|(t, _)| t == type_name).map(|(_, n)| n)
+    decode_any(id)
+        .filter(|(t, _)| t == type_name)
+        .map(|(_, n)| n)
 }
 
 /// The row id of an input field, or BAD_USER_INPUT naming that field.

@@ -92,9 +92,7 @@ pub fn viewer<'a>(ctx: &Context<'a>) -> Result<&'a Viewer> {
 pub fn writer<'a>(ctx: &Context<'a>) -> Result<&'a Viewer> {
     let v = viewer(ctx)?;
     if v.impersonator.is_some() {
-        return Err(Error::forbidden(
-            "impersonated requests are read-only",
-        ));
+        return Err(Error::forbidden("impersonated requests are read-only"));
     }
     if v.read_only {
         return Err(Error::forbidden("this API key is read-only"));

@@ -311,7 +311,10 @@ impl Mutation {
         }
         let secret = token::generate(token::API_KEY_PREFIX);
         let hash = token::hash(&secret);
-        let prefix: String = secret.chars().take(token::API_KEY_PREFIX.len() + 6).collect();
+        let prefix: String = secret
+            .chars()
+            .take(token::API_KEY_PREFIX.len() + 6)
+            .collect();
         let mut tx = begin(ctx).await?;
         let key = credentials::create_api_key(
             &mut tx,
@@ -357,7 +360,12 @@ impl Mutation {
         credentials::revoke_api_key(&mut tx, key.id).await?;
         audit::record(
             &mut tx,
-            event(v, "REVOKE_API_KEY", Some(id), serde_json::json!({ "name": key.name })),
+            event(
+                v,
+                "REVOKE_API_KEY",
+                Some(id),
+                serde_json::json!({ "name": key.name }),
+            ),
         )
         .await?;
         tx.commit().await?;
@@ -375,7 +383,8 @@ impl Mutation {
         let user_name = name("name", &input.name)?;
         let pw = password("password", &input.password)?;
         let customer_id = id_input_opt("Customer", input.customer_id.as_ref(), "customerId")?;
-        let department_id = id_input_opt("Department", input.department_id.as_ref(), "departmentId")?;
+        let department_id =
+            id_input_opt("Department", input.department_id.as_ref(), "departmentId")?;
         let profile_id = id_input("Profile", &input.profile_id, "profileId")?;
         let cost_rate = input.cost_rate.map(|m| money("costRate", m)).transpose()?;
         let billing_rate = input
@@ -422,7 +431,11 @@ impl Mutation {
         let v = writer(ctx)?;
         require_global(ctx, Right::Admin).await?;
         let id = id_input("User", &input.id, "id")?;
-        let email = input.email.as_deref().map(|e| email("email", e)).transpose()?;
+        let email = input
+            .email
+            .as_deref()
+            .map(|e| email("email", e))
+            .transpose()?;
         let user_name = input.name.as_deref().map(|n| name("name", n)).transpose()?;
         let pw = input
             .password
@@ -446,14 +459,24 @@ impl Mutation {
             .map(|m| money("billingRate", m))
             .transpose()?;
         existing(ctx, Named::Customer, customer_id.flatten(), "customerId").await?;
-        existing(ctx, Named::Department, department_id.flatten(), "departmentId").await?;
+        existing(
+            ctx,
+            Named::Department,
+            department_id.flatten(),
+            "departmentId",
+        )
+        .await?;
         if let Some(p) = profile_id {
             existing_profile(ctx, p, "profileId").await?;
         }
         if id == v.user.id && (input.active == Some(false) || profile_id.is_some()) {
             // An admin cannot lock themself out by mistake.
             return Err(Error::bad_input(
-                if profile_id.is_some() { "profileId" } else { "active" },
+                if profile_id.is_some() {
+                    "profileId"
+                } else {
+                    "active"
+                },
                 "cannot be changed on your own account",
             ));
         }
@@ -511,7 +534,11 @@ impl Mutation {
     }
 
     /// Creates a profile. Needs ADMIN.
-    async fn create_profile(&self, ctx: &Context<'_>, input: CreateProfileInput) -> Result<Profile> {
+    async fn create_profile(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateProfileInput,
+    ) -> Result<Profile> {
         let v = writer(ctx)?;
         require_global(ctx, Right::Admin).await?;
         let profile_name = name("name", &input.name)?;
@@ -536,7 +563,11 @@ impl Mutation {
 
     /// Renames a profile or replaces its rights. Needs ADMIN. Takes effect on every
     /// member's next request.
-    async fn update_profile(&self, ctx: &Context<'_>, input: UpdateProfileInput) -> Result<Profile> {
+    async fn update_profile(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateProfileInput,
+    ) -> Result<Profile> {
         let v = writer(ctx)?;
         require_global(ctx, Right::Admin).await?;
         let id = id_input("Profile", &input.id, "id")?;
@@ -606,8 +637,14 @@ impl Mutation {
         input: CreateDepartmentInput,
     ) -> Result<Department> {
         let parent = id_input_opt("Department", input.parent_id.as_ref(), "parentId")?;
-        let d = create_named(ctx, Named::Department, &input.name, parent, "CREATE_DEPARTMENT")
-            .await?;
+        let d = create_named(
+            ctx,
+            Named::Department,
+            &input.name,
+            parent,
+            "CREATE_DEPARTMENT",
+        )
+        .await?;
         Ok(Department(d))
     }
 }
@@ -671,7 +708,11 @@ async fn group_member(ctx: &Context<'_>, input: GroupMemberInput, add: bool) -> 
             &mut tx,
             event(
                 v,
-                if add { "ADD_GROUP_MEMBER" } else { "REMOVE_GROUP_MEMBER" },
+                if add {
+                    "ADD_GROUP_MEMBER"
+                } else {
+                    "REMOVE_GROUP_MEMBER"
+                },
                 Some(input.group_id.clone()),
                 serde_json::json!({ "userId": input.user_id.0 }),
             ),

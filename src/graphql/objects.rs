@@ -109,7 +109,13 @@ impl User {
     /// Visible to ADMIN and to the user themself.
     async fn email(&self, ctx: &Context<'_>) -> Result<Option<String>> {
         let ok = self.private(ctx).await?;
-        Ok(guard(ctx, ok, "User.email", Right::Admin, self.0.email.clone()))
+        Ok(guard(
+            ctx,
+            ok,
+            "User.email",
+            Right::Admin,
+            self.0.email.clone(),
+        ))
     }
     async fn kind(&self) -> UserKind {
         UserKind::parse(&self.0.kind)
@@ -130,9 +136,11 @@ impl User {
         if !self.private(ctx).await? {
             return Ok(guard(ctx, false, "User.profile", Right::Admin, None).flatten());
         }
-        Ok(crate::db::org::find_profile(&state(ctx).db, self.0.profile_id)
-            .await?
-            .map(Profile))
+        Ok(
+            crate::db::org::find_profile(&state(ctx).db, self.0.profile_id)
+                .await?
+                .map(Profile),
+        )
     }
     /// Cost per hour. Needs ADMIN, or being this user.
     async fn cost_rate(&self, ctx: &Context<'_>) -> Result<Option<Decimal>> {
@@ -370,7 +378,14 @@ impl Project {
     async fn budget(&self, ctx: &Context<'_>) -> Result<Option<Decimal>> {
         let s = scope(ctx).await?;
         let ok = s.can(self.0.id, Right::SeeCost);
-        Ok(guard(ctx, ok, "Project.budget", Right::SeeCost, self.0.budget.map(Decimal)).flatten())
+        Ok(guard(
+            ctx,
+            ok,
+            "Project.budget",
+            Right::SeeCost,
+            self.0.budget.map(Decimal),
+        )
+        .flatten())
     }
     async fn created_at(&self) -> DateTime {
         DateTime(self.0.created_at)
@@ -392,9 +407,11 @@ impl Membership {
     }
     async fn project(&self, ctx: &Context<'_>) -> Result<Option<Project>> {
         let s = scope(ctx).await?;
-        Ok(projects::find_project(&state(ctx).db, &s, self.0.project_id)
-            .await?
-            .map(Project))
+        Ok(
+            projects::find_project(&state(ctx).db, &s, self.0.project_id)
+                .await?
+                .map(Project),
+        )
     }
     /// The member user (one of user and group is set).
     async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>> {
@@ -402,10 +419,12 @@ impl Membership {
             return Ok(None);
         };
         let s = scope(ctx).await?;
-        Ok(users::list_visible_users_by_ids(&state(ctx).db, &s, vec![id])
-            .await?
-            .pop()
-            .map(User))
+        Ok(
+            users::list_visible_users_by_ids(&state(ctx).db, &s, vec![id])
+                .await?
+                .pop()
+                .map(User),
+        )
     }
     /// The member group (one of user and group is set).
     async fn group(&self, ctx: &Context<'_>) -> Result<Option<Group>> {
@@ -414,9 +433,11 @@ impl Membership {
             .map(|o| o.map(Group))
     }
     async fn profile(&self, ctx: &Context<'_>) -> Result<Option<Profile>> {
-        Ok(crate::db::org::find_profile(&state(ctx).db, self.0.profile_id)
-            .await?
-            .map(Profile))
+        Ok(
+            crate::db::org::find_profile(&state(ctx).db, self.0.profile_id)
+                .await?
+                .map(Profile),
+        )
     }
     /// First day the membership counts; none means always.
     async fn valid_from(&self) -> Option<Date> {

@@ -94,21 +94,19 @@ impl Query {
                 .await?
                 .filter(|k| s.is_admin() || k.user_id == s.user_id)
                 .map(|k| Node::ApiKey(ApiKey(k))),
-            "AuditEvent" if s.is_admin() => {
-                audit::list_events(
-                    db,
-                    &EventFilter::default(),
-                    crate::db::list::PageArgs {
-                        first: 1,
-                        after: Some(n - 1),
-                    },
-                )
-                .await?
-                .items
-                .into_iter()
-                .find(|(k, _)| *k == n)
-                .map(|(_, e)| Node::AuditEvent(AuditEvent(e)))
-            }
+            "AuditEvent" if s.is_admin() => audit::list_events(
+                db,
+                &EventFilter::default(),
+                crate::db::list::PageArgs {
+                    first: 1,
+                    after: Some(n - 1),
+                },
+            )
+            .await?
+            .items
+            .into_iter()
+            .find(|(k, _)| *k == n)
+            .map(|(_, e)| Node::AuditEvent(AuditEvent(e))),
             "Membership" => None,
             _ => None,
         })
@@ -264,7 +262,9 @@ impl Query {
             None => v.user.id,
         };
         if subject_id != v.user.id && !s.is_admin() {
-            return Err(Error::forbidden("only ADMIN may explain another user's access"));
+            return Err(Error::forbidden(
+                "only ADMIN may explain another user's access",
+            ));
         }
         let subject = users::find_user_unscoped(db, subject_id)
             .await?

@@ -1,0 +1,258 @@
+//! Test harness: each test gets its own database (a temporary SQLite file, or a fresh
+//! PostgreSQL database when PORTICO_TEST_DATABASE_URL names a server) and its own server on
+//! a random port, and talks to it over HTTP.
+
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use portico::db::{q, Db};
+use portico::AppState;
+use serde_json::{json, Value};
+
+pub const ADMIN_EMAIL: &str = "root@test.example";
+pub const PASSWORD: &str = "correct horse battery";
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Where the test databases live.
+pub fn base_url() -> Option<String> {
+    std::env::var("PORTICO_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty() && !u.starts_with("sqlite"))
+}
+
+/// Removes a test database when dropped.
+pub enum Cleanup {
+    File(std::path::PathBuf),
+    Postgres { admin_url: String, name: String },
+}
+
+pub struct TestApp {
+    pub addr: std::net::SocketAddr,
+    pub url: String,
+    pub db_url: String,
+    pub state: AppState,
+    pub client: reqwest::Client,
+    server: tokio::task::JoinHandle<()>,
+    _cleanup: Cleanup,
+}
+
+/// A fresh, migrated, empty database URL.
+pub async fn fresh_database() -> (String, Cleanup) {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let tag = format!(
+        "{}_{}_{}",
+        std::process::id(),
+        n,
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0)
+    );
+    match base_url() {
+        Some(admin_url) => {
+            let name = format!("portico_t_{tag}");
+            let admin = Db::connect(&admin_url)
+                .await
+                .expect("connect to PostgreSQL");
+            admin
+                .execute(q(format!("CREATE DATABASE {name}")))
+                .await
+                .expect("create test database");
+            if let Db::Postgres(p) = admin {
+                p.close().await;
+            }
+            let url = with_database(&admin_url, &name);
+            (url, Cleanup::Postgres { admin_url, name })
+        }
+        None => {
+            let path = std::env::temp_dir().join(format!("portico-test-{tag}.db"));
+            (format!("sqlite://{}", path.display()), Cleanup::File(path))
+        }
+    }
+}
+
+/// The same server URL naming another database.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let path_start = base[scheme_end..]
+        .find('/')
+        .map(|i| i + scheme_end)
+        .unwrap_or(base.len());
+    let mut out = format!("{}/{}", &base[..path_start], name);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        match self {
+            Cleanup::File(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+            }
+            Cleanup::Postgres { admin_url, name } => {
+                // Drop cannot await: a short-lived runtime on its own thread drops the database.
+                let (admin_url, name) = (admin_url.clone(), name.clone());
+                let _ = std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build();
+                    if let Ok(rt) = rt {
+                        rt.block_on(async {
+                            if let Ok(admin) = Db::connect(&admin_url).await {
+                                let _ = admin
+                                    .execute(q(format!(
+                                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                                    )))
+                                    .await;
+                            }
+                        });
+                    }
+                })
+                .join();
+            }
+        }
+    }
+}
+
+/// Starts a server on a fresh database with one administrator.
+pub async fn spawn() -> TestApp {
+    let app = spawn_empty().await;
+    portico::demo::create_admin(&app.state, ADMIN_EMAIL, "Root Admin", PASSWORD)
+        .await
+        .expect("create admin");
+    app
+}
+
+/// Starts a server on a fresh, migrated database with no users.
+pub async fn spawn_empty() -> TestApp {
+    let (db_url, cleanup) = fresh_database().await;
+    let db = portico::open(&db_url).await.expect("open database");
+    let state = AppState::new(db, 2, 12);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let router = portico::app(state.clone());
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    TestApp {
+        addr,
+        url: format!("http://{addr}/graphql"),
+        db_url,
+        state,
+        client: reqwest::Client::new(),
+        server,
+        _cleanup: cleanup,
+    }
+}
+
+impl TestApp {
+    /// POSTs a GraphQL request and answers the JSON body (any status).
+    pub async fn post(&self, token: Option<&str>, query: &str, variables: Value) -> (u16, Value) {
+        let mut req = self
+            .client
+            .post(&self.url)
+            .header("content-type", "application/json")
+            .header("accept", "application/graphql-response+json")
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.expect("send");
+        let status = resp.status().as_u16();
+        let body = resp.json().await.expect("json body");
+        (status, body)
+    }
+
+    /// Runs a GraphQL operation that must succeed without errors; answers `data`.
+    pub async fn ok(&self, token: &str, query: &str, variables: Value) -> Value {
+        let (status, body) = self.post(Some(token), query, variables).await;
+        assert_eq!(status, 200, "status for {query}: {body}");
+        assert!(body.get("errors").is_none(), "errors for {query}: {body}");
+        body["data"].clone()
+    }
+
+    /// Runs an operation that must fail; answers the first error's code.
+    pub async fn err(&self, token: Option<&str>, query: &str, variables: Value) -> (String, Value) {
+        let (_, body) = self.post(token, query, variables).await;
+        let e = body["errors"][0].clone();
+        assert!(!e.is_null(), "expected an error for {query}: {body}");
+        (
+            e["extensions"]["code"].as_str().unwrap_or("").to_string(),
+            e,
+        )
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> String {
+        let (_, body) = self
+            .post(
+                None,
+                "mutation($e: String!, $p: String!) { login(input: {email: $e, password: $p}) { token } }",
+                json!({ "e": email, "p": password }),
+            )
+            .await;
+        body["data"]["login"]["token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("login of {email} failed: {body}"))
+            .to_string()
+    }
+
+    pub async fn admin(&self) -> String {
+        self.login(ADMIN_EMAIL, PASSWORD).await
+    }
+
+    /// Id of a seeded profile by name.
+    pub async fn profile_id(&self, token: &str, name: &str) -> String {
+        let data = self.ok(token, "{ profiles { id name } }", json!({})).await;
+        data["profiles"]
+            .as_array()
+            .and_then(|ps| ps.iter().find(|p| p["name"] == name))
+            .map(|p| p["id"].as_str().unwrap_or_default().to_string())
+            .unwrap_or_else(|| panic!("no profile {name}"))
+    }
+
+    /// Creates a user with a profile (by name) through the API; answers its id.
+    pub async fn user(&self, admin: &str, email: &str, profile: &str) -> String {
+        let profile_id = self.profile_id(admin, profile).await;
+        let data = self
+            .ok(
+                admin,
+                "mutation($i: CreateUserInput!) { createUser(input: $i) { id } }",
+                json!({ "i": { "email": email, "name": email, "password": PASSWORD, "profileId": profile_id } }),
+            )
+            .await;
+        data["createUser"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// A number from one SQL count, to check what was (not) written.
+    pub async fn count(&self, sql: &'static str) -> i64 {
+        self.state
+            .db
+            .fetch_one(q(sql))
+            .await
+            .expect("count")
+            .get::<i64>("n")
+            .expect("n")
+    }
+}

@@ -1,0 +1,10 @@
+//! Black-box tests: the real server over HTTP against a real database (SQLite by default,
+//! PostgreSQL when PORTICO_TEST_DATABASE_URL names one).
+
+mod admin;
+mod auth;
+mod common;
+mod demo;
+mod http;
+mod schema;
+mod storage;
