@@ -331,11 +331,18 @@ impl Facts {
         }
         let mut visible_ids: Vec<i64> = rights.keys().copied().collect();
         visible_ids.sort_unstable();
+        let mut children: HashMap<i64, Vec<i64>> = HashMap::new();
+        for (&id, f) in &self.projects {
+            if let Some(parent) = f.parent_id {
+                children.entry(parent).or_default().push(id);
+            }
+        }
         Scope {
             user_id: self.user_id,
             global,
             rights,
             visible_ids,
+            children,
         }
     }
 }
@@ -360,6 +367,9 @@ pub struct Scope {
     pub global: RightSet,
     rights: HashMap<i64, RightSet>,
     visible_ids: Vec<i64>,
+    /// The whole project tree (visible or not), parent to children: roll-ups sum over all
+    /// descendants and must know whether each is visible.
+    children: HashMap<i64, Vec<i64>>,
 }
 
 impl Scope {
@@ -383,6 +393,31 @@ impl Scope {
     /// Visible project ids, ascending.
     pub fn visible_ids(&self) -> &[i64] {
         &self.visible_ids
+    }
+
+    /// A project and all its descendants, visible or not.
+    pub fn subtree(&self, project_id: i64) -> Vec<i64> {
+        let mut out = vec![project_id];
+        let mut i = 0;
+        while i < out.len() {
+            if let Some(kids) = self.children.get(&out[i]) {
+                for k in kids {
+                    if !out.contains(k) {
+                        out.push(*k);
+                    }
+                }
+            }
+            i += 1;
+        }
+        out
+    }
+
+    /// Does one of `any` hold on every project of `ids`? (A roll-up is shown only then.)
+    pub fn holds_on_all(&self, ids: &[i64], any: &[Right]) -> bool {
+        ids.iter().all(|id| {
+            self.rights(*id)
+                .is_some_and(|r| any.iter().any(|right| r.contains(*right)))
+        })
     }
 
     /// Visible projects on which `right` holds, ascending.

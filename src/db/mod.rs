@@ -12,10 +12,14 @@
 
 pub mod audit;
 pub mod credentials;
+pub mod documents;
+pub mod entries;
+pub mod invoices;
 pub mod list;
 pub mod migrate;
 pub mod org;
 pub mod projects;
+pub mod tasks;
 pub mod users;
 
 use std::borrow::Cow;

@@ -229,3 +229,116 @@ pub async fn list_memberships(
     )
     .await
 }
+
+/// Changes to a project; `None` leaves a field as it is.
+#[derive(Default, Clone, Debug)]
+pub struct ProjectChanges {
+    pub name: Option<String>,
+    pub code: Option<Option<String>>,
+    pub status: Option<String>,
+    pub customer_id: Option<Option<i64>>,
+    pub department_id: Option<Option<i64>>,
+    pub parent_id: Option<Option<i64>>,
+    pub inherit_members: Option<bool>,
+    pub budget: Option<Option<i64>>,
+}
+
+pub async fn update_project(tx: &mut Tx, id: i64, c: ProjectChanges) -> Result<ProjectRow> {
+    let row = tx
+        .fetch_one(
+            q(format!(
+                "UPDATE project SET
+                    name = COALESCE($2, name),
+                    code = CASE WHEN $3 THEN $4 ELSE code END,
+                    status = COALESCE($5, status),
+                    customer_id = CASE WHEN $6 THEN $7 ELSE customer_id END,
+                    department_id = CASE WHEN $8 THEN $9 ELSE department_id END,
+                    parent_id = CASE WHEN $10 THEN $11 ELSE parent_id END,
+                    inherit_members = COALESCE($12, inherit_members),
+                    budget = CASE WHEN $13 THEN $14 ELSE budget END,
+                    updated_at = $15
+                 WHERE project_id = $1 RETURNING {COLS}"
+            ))
+            .bind(id)
+            .bind(c.name)
+            .bind(c.code.is_some())
+            .bind(c.code.flatten())
+            .bind(c.status)
+            .bind(c.customer_id.is_some())
+            .bind(c.customer_id.flatten())
+            .bind(c.department_id.is_some())
+            .bind(c.department_id.flatten())
+            .bind(c.parent_id.is_some())
+            .bind(c.parent_id.flatten())
+            .bind(c.inherit_members)
+            .bind(c.budget.is_some())
+            .bind(c.budget.flatten())
+            .bind(Utc::now()),
+        )
+        .await?;
+    from_row(&row)
+}
+
+/// Serialises changes to the project tree (moves), so that two concurrent moves cannot
+/// together make a cycle. SQLite's write transactions are serial already.
+pub async fn lock_tree(tx: &mut Tx) -> Result<()> {
+    if tx.backend() == super::Backend::Postgres {
+        tx.execute(q("SELECT pg_advisory_xact_lock($1)").bind(0x0070_7472_6565_i64))
+            .await?;
+    }
+    Ok(())
+}
+
+/// Is `candidate` the project itself or one of its ancestors-to-be's descendants, i.e. would
+/// putting `project_id` under `candidate` make a cycle? Reads the tree inside the
+/// transaction.
+pub async fn would_cycle(tx: &mut Tx, project_id: i64, candidate: i64) -> Result<bool> {
+    let row = tx
+        .fetch_optional(
+            q("WITH RECURSIVE up(id) AS (
+                   SELECT CAST($2 AS BIGINT)
+                   UNION
+                   SELECT p.parent_id FROM project p JOIN up ON p.project_id = up.id WHERE p.parent_id IS NOT NULL
+               )
+               SELECT id FROM up WHERE id = $1")
+            .bind(project_id)
+            .bind(candidate),
+        )
+        .await?;
+    Ok(row.is_some())
+}
+
+pub async fn find_membership_unscoped(tx: &mut Tx, id: i64) -> Result<Option<MembershipRow>> {
+    let row = tx
+        .fetch_optional(
+            q(format!(
+                "SELECT {MEMBERSHIP_COLS} FROM membership WHERE membership_id = $1"
+            ))
+            .bind(id),
+        )
+        .await?;
+    row.map(|r| membership_from_row(&r)).transpose()
+}
+
+pub async fn delete_membership(tx: &mut Tx, id: i64) -> Result<()> {
+    tx.execute(q("DELETE FROM membership WHERE membership_id = $1").bind(id))
+        .await?;
+    Ok(())
+}
+
+/// Projects a user is a member of, directly or through a group, with a membership valid
+/// today.
+pub async fn member_project_ids(db: &Db, user_id: i64) -> Result<Vec<i64>> {
+    let today = Utc::now().date_naive();
+    let rows = db
+        .fetch_all(
+            q("SELECT DISTINCT project_id FROM membership
+               WHERE (user_id = $1 OR group_id IN (SELECT group_id FROM group_member WHERE user_id = $1))
+                 AND (valid_from IS NULL OR valid_from <= $2)
+                 AND (valid_until IS NULL OR valid_until >= $2)")
+            .bind(user_id)
+            .bind(today),
+        )
+        .await?;
+    rows.iter().map(|r| Ok(r.get("project_id")?)).collect()
+}

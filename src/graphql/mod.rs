@@ -6,6 +6,8 @@ pub mod mutation;
 pub mod objects;
 pub mod query;
 pub mod scalars;
+pub mod work;
+pub mod work_mutation;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -25,9 +27,13 @@ pub const MAX_COMPLEXITY: usize = 20_000;
 
 /// The schema without request data; `portico schema` prints its SDL.
 pub fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, EmptySubscription> {
-    Schema::build(query::Query, mutation::Mutation, EmptySubscription)
-        .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY)
+    Schema::build(
+        query::Query,
+        mutation::Mutation::default(),
+        EmptySubscription,
+    )
+    .limit_depth(MAX_DEPTH)
+    .limit_complexity(MAX_COMPLEXITY)
 }
 
 pub fn schema(state: AppState) -> PorticoSchema {
@@ -142,8 +148,13 @@ pub fn guard<T>(
     if allowed {
         return Some(value);
     }
+    redact(ctx, field, right);
+    None
+}
+
+/// Records that `field` was hidden for lack of `right`, for `extensions.redacted`.
+pub fn redact(ctx: &Context<'_>, field: &'static str, right: Right) {
     if let Ok(mut map) = req(ctx).redacted.lock() {
         *map.entry((field, right.name())).or_insert(0) += 1;
     }
-    None
 }

@@ -1,7 +1,7 @@
 //! The mutation root. Each mutation validates all of its input before writing, writes in
 //! one transaction together with its audit event, and answers the entity it changed.
 
-use async_graphql::{Context, InputObject, MaybeUndefined, Object, ID};
+use async_graphql::{Context, InputObject, MaybeUndefined, MergedObject, Object, ID};
 use chrono::Utc;
 
 use super::ids::{self, id_input, id_input_opt};
@@ -17,7 +17,12 @@ use crate::db::users::{self, NewUser, UserChanges};
 use crate::db::{is_unique_violation, Tx};
 use crate::error::{Error, Result};
 
-pub struct Mutation;
+/// The mutation root: administration, and project work.
+#[derive(MergedObject, Default)]
+pub struct Mutation(AdminMutation, super::work_mutation::WorkMutation);
+
+#[derive(Default)]
+pub struct AdminMutation;
 
 pub const MAX_NAME: usize = 200;
 pub const MIN_PASSWORD: usize = 10;
@@ -214,7 +219,7 @@ fn map_unique(e: Error, field: &str, what: &str) -> Error {
 }
 
 #[Object]
-impl Mutation {
+impl AdminMutation {
     /// Signs in. A wrong password and an unknown email answer the same UNAUTHENTICATED.
     async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> Result<Session> {
         let app = state(ctx);

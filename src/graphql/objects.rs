@@ -4,13 +4,19 @@ use async_graphql::{Context, Enum, Interface, Object, SimpleObject, ID};
 
 use super::connection::{connection, page_args};
 use super::ids::encode;
+use super::scalars::hours;
 use super::scalars::{Date, DateTime, Decimal};
+use super::work::{
+    figure_over, figures, Document, DocumentConnection, Figure, FolderRule, Invoice,
+    InvoiceConnection, LazyTotals, Task, TaskConnection, TimeEntry, TimeEntryConnection,
+};
 use super::{guard, scope, state, viewer};
 use crate::authz::{GrantVia, HiddenReason, Right};
 use crate::db::audit::EventRow;
 use crate::db::credentials::ApiKeyRow;
 use crate::db::org::{Named, NamedRow, ProfileRow};
 use crate::db::projects::{self, MembershipRow, ProjectFilter, ProjectRow};
+use crate::db::tasks::Totals;
 use crate::db::users::{self, UserRow};
 use crate::error::Result;
 
@@ -27,6 +33,11 @@ pub enum Node {
     Department(Department),
     ApiKey(ApiKey),
     AuditEvent(AuditEvent),
+    Task(Task),
+    TimeEntry(TimeEntry),
+    Document(Document),
+    Invoice(Invoice),
+    FolderRule(FolderRule),
 }
 
 /// Internal staff or an external (customer) user.
@@ -86,7 +97,17 @@ impl ProjectStatus {
 pub struct User(pub UserRow);
 
 impl User {
-    /// May the caller see this user's private fields (email, rates, profile)?
+    /// Rates: ADMIN, the user themself, or SEE_COST on a project the user is a member of.
+    async fn rates_visible(&self, ctx: &Context<'_>) -> Result<bool> {
+        if self.private(ctx).await? {
+            return Ok(true);
+        }
+        let s = scope(ctx).await?;
+        let projects = projects::member_project_ids(&state(ctx).db, self.0.id).await?;
+        Ok(projects.iter().any(|p| s.can(*p, Right::SeeCost)))
+    }
+
+    /// May the caller see this user's private fields (email, profile, department...)?
     async fn private(&self, ctx: &Context<'_>) -> Result<bool> {
         let rc = super::req(ctx);
         if rc.viewer.is_none() && rc.logged_in.get() == Some(&self.0.id) {
@@ -120,13 +141,22 @@ impl User {
     async fn kind(&self) -> UserKind {
         UserKind::parse(&self.0.kind)
     }
-    /// The company an external user belongs to.
+    /// The company an external user belongs to. Visible to ADMIN and to the user themself.
     async fn customer(&self, ctx: &Context<'_>) -> Result<Option<Customer>> {
+        if !self.private(ctx).await? {
+            super::redact(ctx, "User.customer", Right::Admin);
+            return Ok(None);
+        }
         named_opt(ctx, Named::Customer, self.0.customer_id)
             .await
             .map(|o| o.map(Customer))
     }
+    /// Visible to ADMIN and to the user themself.
     async fn department(&self, ctx: &Context<'_>) -> Result<Option<Department>> {
+        if !self.private(ctx).await? {
+            super::redact(ctx, "User.department", Right::Admin);
+            return Ok(None);
+        }
         named_opt(ctx, Named::Department, self.0.department_id)
             .await
             .map(|o| o.map(Department))
@@ -134,7 +164,8 @@ impl User {
     /// The default profile. Visible to ADMIN and to the user themself.
     async fn profile(&self, ctx: &Context<'_>) -> Result<Option<Profile>> {
         if !self.private(ctx).await? {
-            return Ok(guard(ctx, false, "User.profile", Right::Admin, None).flatten());
+            super::redact(ctx, "User.profile", Right::Admin);
+            return Ok(None);
         }
         Ok(
             crate::db::org::find_profile(&state(ctx).db, self.0.profile_id)
@@ -142,9 +173,10 @@ impl User {
                 .map(Profile),
         )
     }
-    /// Cost per hour. Needs ADMIN, or being this user.
+    /// Cost per hour. Needs ADMIN, being this user, or SEE_COST on a project they are a
+    /// member of.
     async fn cost_rate(&self, ctx: &Context<'_>) -> Result<Option<Decimal>> {
-        let ok = self.private(ctx).await?;
+        let ok = self.rates_visible(ctx).await?;
         Ok(guard(
             ctx,
             ok,
@@ -153,9 +185,10 @@ impl User {
             Decimal(self.0.cost_rate),
         ))
     }
-    /// Billing rate per hour. Needs ADMIN, or being this user.
+    /// Billing rate per hour. Needs ADMIN, being this user, or SEE_COST on a project they
+    /// are a member of.
     async fn billing_rate(&self, ctx: &Context<'_>) -> Result<Option<Decimal>> {
-        let ok = self.private(ctx).await?;
+        let ok = self.rates_visible(ctx).await?;
         Ok(guard(
             ctx,
             ok,
@@ -264,7 +297,29 @@ impl Department {
 
 /// A project or sub-project.
 #[derive(Clone)]
-pub struct Project(pub ProjectRow);
+pub struct Project(pub ProjectRow, LazyTotals);
+
+impl Project {
+    pub fn new(row: ProjectRow) -> Self {
+        Project(row, LazyTotals::default())
+    }
+
+    /// A roll-up over this project and all its sub-projects: shown only when one of the
+    /// figure's rights holds on every one of them.
+    async fn rollup<T>(
+        &self,
+        ctx: &Context<'_>,
+        fig: &Figure,
+        f: impl FnOnce(Totals) -> T,
+    ) -> Result<Option<T>> {
+        let s = scope(ctx).await?;
+        let ids = s.subtree(self.0.id);
+        figure_over(ctx, fig, &ids, || async {
+            Ok(f(self.1.get(ctx, ids.clone()).await?))
+        })
+        .await
+    }
+}
 
 connection!(ProjectConnection, ProjectEdge, Project, "projects");
 connection!(
@@ -314,7 +369,7 @@ impl Project {
         let s = scope(ctx).await?;
         Ok(projects::find_project(&state(ctx).db, &s, parent)
             .await?
-            .map(Project))
+            .map(Project::new))
     }
     /// The ancestors the caller may see, nearest first.
     async fn ancestors(&self, ctx: &Context<'_>) -> Result<Vec<Project>> {
@@ -327,7 +382,7 @@ impl Project {
             match projects::find_project(db, &s, id).await? {
                 Some(p) => {
                     next = p.parent_id;
-                    out.push(Project(p));
+                    out.push(Project::new(p));
                 }
                 None => break,
             }
@@ -348,7 +403,7 @@ impl Project {
             ..Default::default()
         };
         let page = projects::list_projects(&state(ctx).db, &s, &filter, args).await?;
-        Ok(ProjectConnection::new(page, args, Project))
+        Ok(ProjectConnection::new(page, args, Project::new))
     }
     /// Whether memberships of the parent apply here too. False makes this project a
     /// "room with its own rights".
@@ -376,16 +431,118 @@ impl Project {
     }
     /// The budget. Needs SEE_COST.
     async fn budget(&self, ctx: &Context<'_>) -> Result<Option<Decimal>> {
-        let s = scope(ctx).await?;
-        let ok = s.can(self.0.id, Right::SeeCost);
-        Ok(guard(
-            ctx,
-            ok,
-            "Project.budget",
-            Right::SeeCost,
-            self.0.budget.map(Decimal),
+        let budget = self.0.budget;
+        Ok(
+            figure_over(ctx, &figures::P_BUDGET, &[self.0.id], || async {
+                Ok(budget.map(Decimal))
+            })
+            .await?
+            .flatten(),
         )
-        .flatten())
+    }
+    /// Agreed baseline work of its tasks and sub-projects' tasks, hours. Needs
+    /// SEE_VALIDATED_WORK or SEE_WORK on the project and every sub-project.
+    async fn validated_work(&self, ctx: &Context<'_>) -> Result<Option<f64>> {
+        self.rollup(ctx, &figures::P_VALIDATED_WORK, |t| hours(t.validated_work))
+            .await
+    }
+    /// Planned work, hours, with sub-projects. Needs SEE_WORK on all of them.
+    async fn planned_work(&self, ctx: &Context<'_>) -> Result<Option<f64>> {
+        self.rollup(ctx, &figures::P_PLANNED_WORK, |t| hours(t.planned_work))
+            .await
+    }
+    /// Work logged, hours, with sub-projects. Needs SEE_WORK on all of them.
+    async fn real_work(&self, ctx: &Context<'_>) -> Result<Option<f64>> {
+        self.rollup(ctx, &figures::P_REAL_WORK, |t| hours(t.real_work))
+            .await
+    }
+    /// Work left, hours, with sub-projects. Needs SEE_WORK on all of them.
+    async fn left_work(&self, ctx: &Context<'_>) -> Result<Option<f64>> {
+        self.rollup(ctx, &figures::P_LEFT_WORK, |t| hours(t.left_work))
+            .await
+    }
+    /// Agreed baseline cost, with sub-projects. Needs SEE_VALIDATED_COST or SEE_COST on all.
+    async fn validated_cost(&self, ctx: &Context<'_>) -> Result<Option<Decimal>> {
+        self.rollup(ctx, &figures::P_VALIDATED_COST, |t| {
+            Decimal(t.validated_cost)
+        })
+        .await
+    }
+    /// Planned cost, with sub-projects. Needs SEE_COST on all of them.
+    async fn planned_cost(&self, ctx: &Context<'_>) -> Result<Option<Decimal>> {
+        self.rollup(ctx, &figures::P_PLANNED_COST, |t| Decimal(t.planned_cost))
+            .await
+    }
+    /// Cost logged, with sub-projects. Needs SEE_COST on all of them.
+    async fn real_cost(&self, ctx: &Context<'_>) -> Result<Option<Decimal>> {
+        self.rollup(ctx, &figures::P_REAL_COST, |t| Decimal(t.real_cost))
+            .await
+    }
+    /// The project's own tasks.
+    async fn tasks(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<TaskConnection> {
+        let filter = crate::db::tasks::TaskFilter {
+            project_id: Some(self.0.id),
+            ..Default::default()
+        };
+        super::query::task_page(ctx, filter, first, after).await
+    }
+    /// Time logged on the project's own tasks that the caller may see.
+    async fn time_entries(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<TimeEntryConnection> {
+        let filter = crate::db::entries::EntryFilter {
+            project_ids: Some(vec![self.0.id]),
+            ..Default::default()
+        };
+        super::query::time_entry_page(ctx, filter, first, after).await
+    }
+    /// The project's documents that the caller may see.
+    async fn documents(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<DocumentConnection> {
+        let filter = crate::db::documents::DocumentFilter {
+            project_id: Some(self.0.id),
+            ..Default::default()
+        };
+        super::query::document_page(ctx, filter, first, after).await
+    }
+    /// The project's invoices, with VIEW_INVOICES.
+    async fn invoices(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<InvoiceConnection> {
+        let filter = crate::db::invoices::InvoiceFilter {
+            project_id: Some(self.0.id),
+            ..Default::default()
+        };
+        super::query::invoice_page(ctx, filter, first, after).await
+    }
+    /// Rules restricting the project's folders; only MANAGE_DOCUMENTS holders see them.
+    async fn folder_rules(&self, ctx: &Context<'_>) -> Result<Vec<FolderRule>> {
+        let s = scope(ctx).await?;
+        if !s.can(self.0.id, Right::ManageDocuments) {
+            return Ok(Vec::new());
+        }
+        Ok(
+            crate::db::documents::list_folder_rules(&state(ctx).db, self.0.id)
+                .await?
+                .into_iter()
+                .map(FolderRule)
+                .collect(),
+        )
     }
     async fn created_at(&self) -> DateTime {
         DateTime(self.0.created_at)
@@ -410,7 +567,7 @@ impl Membership {
         Ok(
             projects::find_project(&state(ctx).db, &s, self.0.project_id)
                 .await?
-                .map(Project),
+                .map(Project::new),
         )
     }
     /// The member user (one of user and group is set).
@@ -489,7 +646,7 @@ impl ApiKey {
             projects::list_projects_by_ids(&state(ctx).db, &s, self.0.project_ids.clone())
                 .await?
                 .into_iter()
-                .map(Project)
+                .map(Project::new)
                 .collect(),
         )
     }

@@ -5,6 +5,8 @@ use async_graphql::{Context, InputObject, Object, ID};
 use super::connection::page_args;
 use super::ids::{self, decode};
 use super::objects::*;
+use super::scalars::Date;
+use super::work::*;
 use super::{require_global, scope, state, viewer};
 use crate::authz::{HiddenReason, Right};
 use crate::db::audit::{self, EventFilter};
@@ -12,6 +14,7 @@ use crate::db::credentials;
 use crate::db::org::{self, Named};
 use crate::db::projects::{self, ProjectFilter as DbProjectFilter};
 use crate::db::users::{self, UserFilter as DbUserFilter};
+use crate::db::{documents, entries, invoices, tasks};
 use crate::error::{Error, Result};
 
 pub struct Query;
@@ -47,6 +50,93 @@ pub struct AuditEventFilter {
     pub actor_id: Option<ID>,
 }
 
+/// Narrows `tasks`.
+#[derive(InputObject, Default)]
+pub struct TaskFilter {
+    pub project_id: Option<ID>,
+    pub assignee_id: Option<ID>,
+    pub status: Option<Vec<TaskStatus>>,
+}
+
+/// Narrows `timeEntries`.
+#[derive(InputObject, Default)]
+pub struct TimeEntryFilter {
+    pub project_id: Option<ID>,
+    /// With `projectId`: also the entries of its sub-projects (the visible ones).
+    #[graphql(default)]
+    pub include_sub_projects: bool,
+    pub task_id: Option<ID>,
+    pub user_id: Option<ID>,
+    /// First day, inclusive.
+    pub from: Option<Date>,
+    /// Last day, inclusive.
+    pub to: Option<Date>,
+}
+
+/// Narrows `documents`.
+#[derive(InputObject, Default)]
+pub struct DocumentFilter {
+    pub project_id: Option<ID>,
+    pub folder: Option<String>,
+    pub visibility: Option<DocumentVisibility>,
+}
+
+/// Narrows `invoices`.
+#[derive(InputObject, Default)]
+pub struct InvoiceFilter {
+    pub project_id: Option<ID>,
+    pub customer_id: Option<ID>,
+    pub status: Option<InvoiceStatus>,
+}
+
+pub async fn task_page(
+    ctx: &Context<'_>,
+    filter: tasks::TaskFilter,
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<TaskConnection> {
+    let s = scope(ctx).await?;
+    let args = page_args(first, after)?;
+    let page = tasks::list_tasks(&state(ctx).db, &s, &filter, args).await?;
+    Ok(TaskConnection::new(page, args, Task::new))
+}
+
+pub async fn time_entry_page(
+    ctx: &Context<'_>,
+    filter: entries::EntryFilter,
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<TimeEntryConnection> {
+    let s = scope(ctx).await?;
+    let args = page_args(first, after)?;
+    let page = entries::list_entries(&state(ctx).db, &s, &filter, args).await?;
+    Ok(TimeEntryConnection::new(page, args, TimeEntry))
+}
+
+pub async fn document_page(
+    ctx: &Context<'_>,
+    filter: documents::DocumentFilter,
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<DocumentConnection> {
+    let s = scope(ctx).await?;
+    let args = page_args(first, after)?;
+    let page = documents::list_documents(&state(ctx).db, &s, &filter, args).await?;
+    Ok(DocumentConnection::new(page, args, Document))
+}
+
+pub async fn invoice_page(
+    ctx: &Context<'_>,
+    filter: invoices::InvoiceFilter,
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<InvoiceConnection> {
+    let s = scope(ctx).await?;
+    let args = page_args(first, after)?;
+    let page = invoices::list_invoices(&state(ctx).db, &s, &filter, args).await?;
+    Ok(InvoiceConnection::new(page, args, Invoice))
+}
+
 /// A filter id that names nothing of its type matches nothing.
 fn filter_id(type_name: &str, id: &Option<ID>) -> Option<i64> {
     id.as_ref().map(|i| decode(type_name, i).unwrap_or(0))
@@ -70,7 +160,7 @@ impl Query {
         Ok(match kind.as_str() {
             "Project" => projects::find_project(db, &s, n)
                 .await?
-                .map(|p| Node::Project(Project(p))),
+                .map(|p| Node::Project(Project::new(p))),
             "User" => users::list_visible_users_by_ids(db, &s, vec![n])
                 .await?
                 .pop()
@@ -107,7 +197,18 @@ impl Query {
             .into_iter()
             .find(|(k, _)| *k == n)
             .map(|(_, e)| Node::AuditEvent(AuditEvent(e))),
-            "Membership" => None,
+            "Task" => tasks::find_task(db, &s, n)
+                .await?
+                .map(|t| Node::Task(Task::new(t))),
+            "TimeEntry" => entries::find_entry(db, &s, n)
+                .await?
+                .map(|e| Node::TimeEntry(TimeEntry(e))),
+            "Document" => documents::find_document(db, &s, n)
+                .await?
+                .map(|d| Node::Document(Document(d))),
+            "Invoice" => invoices::find_invoice(db, &s, n)
+                .await?
+                .map(|i| Node::Invoice(Invoice(i))),
             _ => None,
         })
     }
@@ -120,7 +221,7 @@ impl Query {
         };
         Ok(projects::find_project(&state(ctx).db, &s, n)
             .await?
-            .map(Project))
+            .map(Project::new))
     }
 
     /// The projects the caller may see.
@@ -144,7 +245,103 @@ impl Query {
             search: f.search,
         };
         let page = projects::list_projects(&state(ctx).db, &s, &db_filter, args).await?;
-        Ok(ProjectConnection::new(page, args, Project))
+        Ok(ProjectConnection::new(page, args, Project::new))
+    }
+
+    /// A task by id; null when missing or not visible.
+    async fn task(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Task>> {
+        let s = scope(ctx).await?;
+        let Some(n) = decode("Task", &id) else {
+            return Ok(None);
+        };
+        Ok(tasks::find_task(&state(ctx).db, &s, n)
+            .await?
+            .map(Task::new))
+    }
+
+    /// Tasks of the projects the caller may see.
+    async fn tasks(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<TaskFilter>,
+    ) -> Result<TaskConnection> {
+        let f = filter.unwrap_or_default();
+        let db_filter = tasks::TaskFilter {
+            project_id: filter_id("Project", &f.project_id),
+            assignee_id: filter_id("User", &f.assignee_id),
+            statuses: f
+                .status
+                .map(|v| v.into_iter().map(|s| s.as_str().to_string()).collect()),
+        };
+        task_page(ctx, db_filter, first, after).await
+    }
+
+    /// Time entries the caller may see: their own on visible projects, everybody's where
+    /// they hold VIEW_TIMESHEETS.
+    async fn time_entries(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<TimeEntryFilter>,
+    ) -> Result<TimeEntryConnection> {
+        let s = scope(ctx).await?;
+        let f = filter.unwrap_or_default();
+        let project_ids = filter_id("Project", &f.project_id).map(|p| {
+            if f.include_sub_projects {
+                s.subtree(p)
+            } else {
+                vec![p]
+            }
+        });
+        let db_filter = entries::EntryFilter {
+            project_ids,
+            task_id: filter_id("Task", &f.task_id),
+            user_id: filter_id("User", &f.user_id),
+            from: f.from.map(|d| d.0),
+            to: f.to.map(|d| d.0),
+            invoice_id: None,
+        };
+        time_entry_page(ctx, db_filter, first, after).await
+    }
+
+    /// Documents the caller may see.
+    async fn documents(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<DocumentFilter>,
+    ) -> Result<DocumentConnection> {
+        let f = filter.unwrap_or_default();
+        let db_filter = documents::DocumentFilter {
+            project_id: filter_id("Project", &f.project_id),
+            folder: f.folder,
+            visibility: f.visibility.map(|v| v.as_str().to_string()),
+        };
+        document_page(ctx, db_filter, first, after).await
+    }
+
+    /// Invoices of the projects where the caller holds VIEW_INVOICES.
+    async fn invoices(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<InvoiceFilter>,
+    ) -> Result<InvoiceConnection> {
+        let f = filter.unwrap_or_default();
+        let db_filter = invoices::InvoiceFilter {
+            project_id: filter_id("Project", &f.project_id),
+            customer_id: filter_id("Customer", &f.customer_id),
+            status: f.status.map(|s| match s {
+                InvoiceStatus::Draft => "DRAFT".to_string(),
+                InvoiceStatus::Issued => "ISSUED".to_string(),
+            }),
+        };
+        invoice_page(ctx, db_filter, first, after).await
     }
 
     /// The users the caller may see: everyone for ADMIN, else themself and the members of
@@ -288,7 +485,7 @@ impl Query {
         let profiles = org::list_profiles(db).await?;
         for g in access.grants {
             let project = match g.project_id {
-                Some(p) => projects::find_project(db, &s, p).await?.map(Project),
+                Some(p) => projects::find_project(db, &s, p).await?.map(Project::new),
                 None => None,
             };
             let group = match g.group_id {

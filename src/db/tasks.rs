@@ -1,0 +1,227 @@
+//! Tasks. A task is visible when its project is.
+
+use chrono::{DateTime, Utc};
+
+use super::list::{fetch_page, Page, PageArgs, Where};
+use super::{q, Db, Row, Tx};
+use crate::authz::Scope;
+use crate::error::Result;
+
+#[derive(Clone, Debug)]
+pub struct TaskRow {
+    pub id: i64,
+    pub project_id: i64,
+    pub name: String,
+    pub assignee_id: Option<i64>,
+    pub status: String,
+    /// Hundredths of an hour.
+    pub validated_work: i64,
+    pub planned_work: i64,
+    pub left_work: i64,
+    /// Minor units.
+    pub validated_cost: i64,
+    pub planned_cost: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const COLS: &str = "task_id, project_id, name, assignee_id, status, validated_work, planned_work, left_work, validated_cost, planned_cost, created_at, updated_at";
+
+fn from_row(r: &Row) -> Result<TaskRow> {
+    Ok(TaskRow {
+        id: r.get("task_id")?,
+        project_id: r.get("project_id")?,
+        name: r.get("name")?,
+        assignee_id: r.get("assignee_id")?,
+        status: r.get("status")?,
+        validated_work: r.get("validated_work")?,
+        planned_work: r.get("planned_work")?,
+        left_work: r.get("left_work")?,
+        validated_cost: r.get("validated_cost")?,
+        planned_cost: r.get("planned_cost")?,
+        created_at: r.get("created_at")?,
+        updated_at: r.get("updated_at")?,
+    })
+}
+
+#[derive(Default, Clone, Debug)]
+pub struct TaskFilter {
+    pub project_id: Option<i64>,
+    pub assignee_id: Option<i64>,
+    pub statuses: Option<Vec<String>>,
+}
+
+pub async fn list_tasks(
+    db: &Db,
+    scope: &Scope,
+    f: &TaskFilter,
+    page: PageArgs,
+) -> Result<Page<TaskRow>> {
+    let mut w = Where::new(db.backend());
+    w.ids("project_id", scope.visible_ids().to_vec());
+    if let Some(p) = f.project_id {
+        let a = w.arg(p);
+        w.and(format!("project_id = {a}"));
+    }
+    if let Some(u) = f.assignee_id {
+        let a = w.arg(u);
+        w.and(format!("assignee_id = {a}"));
+    }
+    if let Some(statuses) = &f.statuses {
+        let list: Vec<String> = statuses.iter().map(|s| w.arg(s.clone())).collect();
+        if list.is_empty() {
+            w.and("FALSE");
+        } else {
+            w.and(format!("status IN ({})", list.join(", ")));
+        }
+    }
+    fetch_page(db, COLS, "task", "task_id", w, page, from_row).await
+}
+
+/// Visible tasks among `ids`.
+pub async fn list_tasks_by_ids(db: &Db, scope: &Scope, ids: Vec<i64>) -> Result<Vec<TaskRow>> {
+    let mut w = Where::new(db.backend());
+    w.ids("task_id", ids);
+    w.ids("project_id", scope.visible_ids().to_vec());
+    let rows = db
+        .fetch_all(w.query(format!("SELECT {COLS} FROM task WHERE {}", w.sql())))
+        .await?;
+    rows.iter().map(from_row).collect()
+}
+
+pub async fn find_task(db: &Db, scope: &Scope, id: i64) -> Result<Option<TaskRow>> {
+    Ok(list_tasks_by_ids(db, scope, vec![id]).await?.pop())
+}
+
+/// A task whatever the caller sees, inside a mutation that checks rights itself.
+pub async fn find_task_unscoped(tx: &mut Tx, id: i64) -> Result<Option<TaskRow>> {
+    let row = tx
+        .fetch_optional(q(format!("SELECT {COLS} FROM task WHERE task_id = $1")).bind(id))
+        .await?;
+    row.map(|r| from_row(&r)).transpose()
+}
+
+/// Fields of a new or changed task.
+#[derive(Clone, Debug, Default)]
+pub struct TaskFields {
+    pub name: Option<String>,
+    pub assignee_id: Option<Option<i64>>,
+    pub status: Option<String>,
+    pub validated_work: Option<i64>,
+    pub planned_work: Option<i64>,
+    pub left_work: Option<i64>,
+    pub validated_cost: Option<i64>,
+    pub planned_cost: Option<i64>,
+}
+
+pub async fn create_task(tx: &mut Tx, project_id: i64, f: TaskFields) -> Result<TaskRow> {
+    let now = Utc::now();
+    let row = tx
+        .fetch_one(
+            q(format!(
+                "INSERT INTO task (project_id, name, assignee_id, status, validated_work, planned_work, left_work, validated_cost, planned_cost, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING {COLS}"
+            ))
+            .bind(project_id)
+            .bind(f.name.unwrap_or_default())
+            .bind(f.assignee_id.flatten())
+            .bind(f.status.unwrap_or_else(|| "TODO".into()))
+            .bind(f.validated_work.unwrap_or(0))
+            .bind(f.planned_work.unwrap_or(0))
+            .bind(f.left_work.unwrap_or(0))
+            .bind(f.validated_cost.unwrap_or(0))
+            .bind(f.planned_cost.unwrap_or(0))
+            .bind(now),
+        )
+        .await?;
+    from_row(&row)
+}
+
+pub async fn update_task(tx: &mut Tx, id: i64, f: TaskFields) -> Result<TaskRow> {
+    let row = tx
+        .fetch_one(
+            q(format!(
+                "UPDATE task SET
+                    name = COALESCE($2, name),
+                    assignee_id = CASE WHEN $3 THEN $4 ELSE assignee_id END,
+                    status = COALESCE($5, status),
+                    validated_work = COALESCE($6, validated_work),
+                    planned_work = COALESCE($7, planned_work),
+                    left_work = COALESCE($8, left_work),
+                    validated_cost = COALESCE($9, validated_cost),
+                    planned_cost = COALESCE($10, planned_cost),
+                    updated_at = $11
+                 WHERE task_id = $1 RETURNING {COLS}"
+            ))
+            .bind(id)
+            .bind(f.name)
+            .bind(f.assignee_id.is_some())
+            .bind(f.assignee_id.flatten())
+            .bind(f.status)
+            .bind(f.validated_work)
+            .bind(f.planned_work)
+            .bind(f.left_work)
+            .bind(f.validated_cost)
+            .bind(f.planned_cost)
+            .bind(Utc::now()),
+        )
+        .await?;
+    from_row(&row)
+}
+
+/// Sums of the planned figures of the tasks of some projects, and of their time entries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub validated_work: i64,
+    pub planned_work: i64,
+    pub left_work: i64,
+    pub validated_cost: i64,
+    pub planned_cost: i64,
+    pub real_work: i64,
+    pub real_cost: i64,
+}
+
+/// Totals over the tasks of `project_ids` (the caller decides whether it may show them).
+pub async fn totals_unscoped(db: &Db, project_ids: Vec<i64>) -> Result<Totals> {
+    let mut w = Where::new(db.backend());
+    w.ids("project_id", project_ids.clone());
+    let planned = db
+        .fetch_one(w.query(format!(
+            "SELECT CAST(COALESCE(SUM(validated_work), 0) AS BIGINT) AS vw,
+                    CAST(COALESCE(SUM(planned_work), 0) AS BIGINT) AS pw,
+                    CAST(COALESCE(SUM(left_work), 0) AS BIGINT) AS lw,
+                    CAST(COALESCE(SUM(validated_cost), 0) AS BIGINT) AS vc,
+                    CAST(COALESCE(SUM(planned_cost), 0) AS BIGINT) AS pc
+             FROM task WHERE {}",
+            w.sql()
+        )))
+        .await?;
+    let real = db
+        .fetch_one(w.query(format!(
+            "SELECT CAST(COALESCE(SUM(hours), 0) AS BIGINT) AS rw,
+                    CAST(COALESCE(SUM(cost), 0) AS BIGINT) AS rc
+             FROM time_entry WHERE {}",
+            w.sql()
+        )))
+        .await?;
+    Ok(Totals {
+        validated_work: planned.get("vw")?,
+        planned_work: planned.get("pw")?,
+        left_work: planned.get("lw")?,
+        validated_cost: planned.get("vc")?,
+        planned_cost: planned.get("pc")?,
+        real_work: real.get("rw")?,
+        real_cost: real.get("rc")?,
+    })
+}
+
+/// Real work and cost of one task, from its time entries.
+pub async fn task_real_unscoped(db: &Db, task_id: i64) -> Result<(i64, i64)> {
+    let row = db
+        .fetch_one(
+            q("SELECT CAST(COALESCE(SUM(hours), 0) AS BIGINT) AS rw, CAST(COALESCE(SUM(cost), 0) AS BIGINT) AS rc FROM time_entry WHERE task_id = $1")
+                .bind(task_id),
+        )
+        .await?;
+    Ok((row.get("rw")?, row.get("rc")?))
+}

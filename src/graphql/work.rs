@@ -1,0 +1,556 @@
+//! Object types of project work: tasks, time entries, documents, folder rules, invoices.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, Enum, Object, SimpleObject, ID};
+use tokio::sync::OnceCell;
+
+use super::connection::connection;
+use super::ids::encode;
+use super::objects::{Customer, Group, Project, User};
+use super::scalars::{hours, Date, DateTime, Decimal};
+use super::{guard, redact, scope, state};
+use crate::authz::Right;
+use crate::db::documents::{DocumentRow, FolderRuleRow};
+use crate::db::entries::EntryRow;
+use crate::db::invoices::{self, InvoiceRow};
+use crate::db::org::Named;
+use crate::db::tasks::{self, TaskRow, Totals};
+use crate::db::{projects, users};
+use crate::error::Result;
+
+connection!(TaskConnection, TaskEdge, Task, "tasks");
+connection!(
+    TimeEntryConnection,
+    TimeEntryEdge,
+    TimeEntry,
+    "time entries"
+);
+connection!(DocumentConnection, DocumentEdge, Document, "documents");
+connection!(InvoiceConnection, InvoiceEdge, Invoice, "invoices");
+
+/// A guarded figure: the field name for `extensions.redacted`, the rights any of which
+/// shows it, and the right reported when hidden.
+pub struct Figure {
+    pub field: &'static str,
+    pub any: &'static [Right],
+}
+
+impl Figure {
+    fn reported(&self) -> Right {
+        self.any[0]
+    }
+}
+
+macro_rules! figure {
+    ($name:ident, $field:literal, $($right:ident),+) => {
+        pub const $name: Figure = Figure { field: $field, any: &[$(Right::$right),+] };
+    };
+}
+
+pub mod figures {
+    use super::*;
+    figure!(P_BUDGET, "Project.budget", SeeCost);
+    figure!(
+        P_VALIDATED_WORK,
+        "Project.validatedWork",
+        SeeValidatedWork,
+        SeeWork
+    );
+    figure!(P_PLANNED_WORK, "Project.plannedWork", SeeWork);
+    figure!(P_REAL_WORK, "Project.realWork", SeeWork);
+    figure!(P_LEFT_WORK, "Project.leftWork", SeeWork);
+    figure!(
+        P_VALIDATED_COST,
+        "Project.validatedCost",
+        SeeValidatedCost,
+        SeeCost
+    );
+    figure!(P_PLANNED_COST, "Project.plannedCost", SeeCost);
+    figure!(P_REAL_COST, "Project.realCost", SeeCost);
+    figure!(
+        T_VALIDATED_WORK,
+        "Task.validatedWork",
+        SeeValidatedWork,
+        SeeWork
+    );
+    figure!(T_PLANNED_WORK, "Task.plannedWork", SeeWork);
+    figure!(T_REAL_WORK, "Task.realWork", SeeWork);
+    figure!(T_LEFT_WORK, "Task.leftWork", SeeWork);
+    figure!(
+        T_VALIDATED_COST,
+        "Task.validatedCost",
+        SeeValidatedCost,
+        SeeCost
+    );
+    figure!(T_PLANNED_COST, "Task.plannedCost", SeeCost);
+    figure!(T_REAL_COST, "Task.realCost", SeeCost);
+    figure!(E_HOURS, "TimeEntry.hours", SeeWork);
+    figure!(E_COST, "TimeEntry.cost", SeeCost);
+}
+
+/// Shows `value()` when one of the figure's rights holds on every project of `ids`.
+pub async fn figure_over<T, F, Fut>(
+    ctx: &Context<'_>,
+    fig: &Figure,
+    ids: &[i64],
+    value: F,
+) -> Result<Option<T>>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let s = scope(ctx).await?;
+    if s.holds_on_all(ids, fig.any) {
+        Ok(Some(value().await?))
+    } else {
+        redact(ctx, fig.field, fig.reported());
+        Ok(None)
+    }
+}
+
+/// Lazily computed roll-up totals of a project's subtree.
+#[derive(Clone, Default)]
+pub struct LazyTotals(Arc<OnceCell<Totals>>);
+
+impl LazyTotals {
+    pub async fn get(&self, ctx: &Context<'_>, ids: Vec<i64>) -> Result<Totals> {
+        let db = &state(ctx).db;
+        Ok(*self
+            .0
+            .get_or_try_init(|| tasks::totals_unscoped(db, ids))
+            .await?)
+    }
+}
+
+/// Progress of a task.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum TaskStatus {
+    Todo,
+    InProgress,
+    Done,
+}
+
+impl TaskStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Todo => "TODO",
+            TaskStatus::InProgress => "IN_PROGRESS",
+            TaskStatus::Done => "DONE",
+        }
+    }
+    fn parse(s: &str) -> Self {
+        match s {
+            "IN_PROGRESS" => TaskStatus::InProgress,
+            "DONE" => TaskStatus::Done,
+            _ => TaskStatus::Todo,
+        }
+    }
+}
+
+/// A task of a project.
+#[derive(Clone)]
+pub struct Task {
+    pub row: TaskRow,
+}
+
+impl Task {
+    pub fn new(row: TaskRow) -> Self {
+        Task { row }
+    }
+
+    async fn fig<T>(
+        &self,
+        ctx: &Context<'_>,
+        fig: &Figure,
+        f: impl FnOnce(&TaskRow, Totals) -> T,
+    ) -> Result<Option<T>> {
+        let ids = [self.row.project_id];
+        figure_over(ctx, fig, &ids, || async {
+            let totals = if fig.field.starts_with("Task.real") {
+                let (rw, rc) = tasks::task_real_unscoped(&state(ctx).db, self.row.id).await?;
+                Totals {
+                    real_work: rw,
+                    real_cost: rc,
+                    ..Totals::default()
+                }
+            } else {
+                Totals::default()
+            };
+            Ok(f(&self.row, totals))
+        })
+        .await
+    }
+}
+
+#[Object]
+impl Task {
+    /// Opaque global id.
+    pub async fn id(&self) -> ID {
+        encode("Task", self.row.id)
+    }
+    async fn name(&self) -> &str {
+        &self.row.name
+    }
+    async fn status(&self) -> TaskStatus {
+        TaskStatus::parse(&self.row.status)
+    }
+    async fn project(&self, ctx: &Context<'_>) -> Result<Option<Project>> {
+        let s = scope(ctx).await?;
+        Ok(
+            projects::find_project(&state(ctx).db, &s, self.row.project_id)
+                .await?
+                .map(Project::new),
+        )
+    }
+    /// Who does the task (name only, unless the caller may see more of them).
+    async fn assignee(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        user_by_id(ctx, self.row.assignee_id).await
+    }
+    /// Time logged on this task that the caller may see.
+    async fn time_entries(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<TimeEntryConnection> {
+        let filter = crate::db::entries::EntryFilter {
+            task_id: Some(self.row.id),
+            ..Default::default()
+        };
+        super::query::time_entry_page(ctx, filter, first, after).await
+    }
+    /// Agreed baseline work, hours. Needs SEE_VALIDATED_WORK or SEE_WORK.
+    async fn validated_work(&self, ctx: &Context<'_>) -> Result<Option<f64>> {
+        self.fig(ctx, &figures::T_VALIDATED_WORK, |r, _| {
+            hours(r.validated_work)
+        })
+        .await
+    }
+    /// Planned work, hours. Needs SEE_WORK.
+    async fn planned_work(&self, ctx: &Context<'_>) -> Result<Option<f64>> {
+        self.fig(ctx, &figures::T_PLANNED_WORK, |r, _| hours(r.planned_work))
+            .await
+    }
+    /// Work logged so far (sum of its time entries), hours. Needs SEE_WORK.
+    async fn real_work(&self, ctx: &Context<'_>) -> Result<Option<f64>> {
+        self.fig(ctx, &figures::T_REAL_WORK, |_, t| hours(t.real_work))
+            .await
+    }
+    /// Work left, hours. Needs SEE_WORK.
+    async fn left_work(&self, ctx: &Context<'_>) -> Result<Option<f64>> {
+        self.fig(ctx, &figures::T_LEFT_WORK, |r, _| hours(r.left_work))
+            .await
+    }
+    /// Agreed baseline cost. Needs SEE_VALIDATED_COST or SEE_COST.
+    async fn validated_cost(&self, ctx: &Context<'_>) -> Result<Option<Decimal>> {
+        self.fig(ctx, &figures::T_VALIDATED_COST, |r, _| {
+            Decimal(r.validated_cost)
+        })
+        .await
+    }
+    /// Planned cost. Needs SEE_COST.
+    async fn planned_cost(&self, ctx: &Context<'_>) -> Result<Option<Decimal>> {
+        self.fig(ctx, &figures::T_PLANNED_COST, |r, _| {
+            Decimal(r.planned_cost)
+        })
+        .await
+    }
+    /// Cost logged so far (sum of its time entries' cost). Needs SEE_COST.
+    async fn real_cost(&self, ctx: &Context<'_>) -> Result<Option<Decimal>> {
+        self.fig(ctx, &figures::T_REAL_COST, |_, t| Decimal(t.real_cost))
+            .await
+    }
+    async fn created_at(&self) -> DateTime {
+        DateTime(self.row.created_at)
+    }
+    async fn updated_at(&self) -> DateTime {
+        DateTime(self.row.updated_at)
+    }
+}
+
+/// A user referenced by a visible row: their name may be shown; the User type guards the rest.
+pub async fn user_by_id(ctx: &Context<'_>, id: Option<i64>) -> Result<Option<User>> {
+    match id {
+        Some(id) => Ok(users::find_user_unscoped(&state(ctx).db, id)
+            .await?
+            .map(User)),
+        None => Ok(None),
+    }
+}
+
+/// Where a time entry stands.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum TimeEntryStatus {
+    /// Logged; its author may still change or delete it.
+    Submitted,
+    /// Approved; it can no longer change.
+    Approved,
+    /// On an invoice.
+    Billed,
+}
+
+/// Hours a user logged on a task on a day.
+#[derive(Clone)]
+pub struct TimeEntry(pub EntryRow);
+
+#[Object]
+impl TimeEntry {
+    /// Opaque global id.
+    pub async fn id(&self) -> ID {
+        encode("TimeEntry", self.0.id)
+    }
+    /// Who logged it.
+    async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        user_by_id(ctx, Some(self.0.user_id)).await
+    }
+    async fn task(&self, ctx: &Context<'_>) -> Result<Option<Task>> {
+        let s = scope(ctx).await?;
+        Ok(tasks::find_task(&state(ctx).db, &s, self.0.task_id)
+            .await?
+            .map(Task::new))
+    }
+    async fn project(&self, ctx: &Context<'_>) -> Result<Option<Project>> {
+        let s = scope(ctx).await?;
+        Ok(
+            projects::find_project(&state(ctx).db, &s, self.0.project_id)
+                .await?
+                .map(Project::new),
+        )
+    }
+    async fn date(&self) -> Date {
+        Date(self.0.date)
+    }
+    /// Hours. One's own always; others' need SEE_WORK.
+    async fn hours(&self, ctx: &Context<'_>) -> Result<Option<f64>> {
+        let s = scope(ctx).await?;
+        let ok = self.0.user_id == s.user_id || s.can(self.0.project_id, Right::SeeWork);
+        Ok(guard(
+            ctx,
+            ok,
+            figures::E_HOURS.field,
+            Right::SeeWork,
+            hours(self.0.hours),
+        ))
+    }
+    /// Cost (hours x the user's cost rate when logged). Needs SEE_COST.
+    async fn cost(&self, ctx: &Context<'_>) -> Result<Option<Decimal>> {
+        let s = scope(ctx).await?;
+        let ok = s.can(self.0.project_id, Right::SeeCost);
+        Ok(guard(
+            ctx,
+            ok,
+            figures::E_COST.field,
+            Right::SeeCost,
+            Decimal(self.0.cost),
+        ))
+    }
+    async fn billable(&self) -> bool {
+        self.0.billable
+    }
+    async fn status(&self) -> TimeEntryStatus {
+        match self.0.status.as_str() {
+            "APPROVED" => TimeEntryStatus::Approved,
+            "BILLED" => TimeEntryStatus::Billed,
+            _ => TimeEntryStatus::Submitted,
+        }
+    }
+    /// The invoice that billed it, when the caller may see invoices of the project.
+    async fn invoice(&self, ctx: &Context<'_>) -> Result<Option<Invoice>> {
+        let Some(id) = self.0.invoice_id else {
+            return Ok(None);
+        };
+        let s = scope(ctx).await?;
+        Ok(invoices::find_invoice(&state(ctx).db, &s, id)
+            .await?
+            .map(Invoice))
+    }
+    async fn note(&self) -> Option<&str> {
+        self.0.note.as_deref()
+    }
+    async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
+    }
+}
+
+/// Who may read a document.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum DocumentVisibility {
+    /// Only for holders of VIEW_INTERNAL_DOCUMENTS.
+    Internal,
+    /// For everybody who sees the project.
+    Shared,
+}
+
+impl DocumentVisibility {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocumentVisibility::Internal => "INTERNAL",
+            DocumentVisibility::Shared => "SHARED",
+        }
+    }
+}
+
+/// A document in a project's archive.
+#[derive(Clone)]
+pub struct Document(pub DocumentRow);
+
+#[Object]
+impl Document {
+    /// Opaque global id.
+    pub async fn id(&self) -> ID {
+        encode("Document", self.0.id)
+    }
+    async fn project(&self, ctx: &Context<'_>) -> Result<Option<Project>> {
+        let s = scope(ctx).await?;
+        Ok(
+            projects::find_project(&state(ctx).db, &s, self.0.project_id)
+                .await?
+                .map(Project::new),
+        )
+    }
+    /// Folder path; empty for the archive's root.
+    async fn folder(&self) -> &str {
+        &self.0.folder
+    }
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+    async fn visibility(&self) -> DocumentVisibility {
+        if self.0.visibility == "SHARED" {
+            DocumentVisibility::Shared
+        } else {
+            DocumentVisibility::Internal
+        }
+    }
+    async fn content(&self) -> &str {
+        &self.0.content
+    }
+    async fn created_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        user_by_id(ctx, self.0.created_by).await
+    }
+    async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
+    }
+    async fn updated_at(&self) -> DateTime {
+        DateTime(self.0.updated_at)
+    }
+}
+
+/// Restricts a folder of a project's archive to the principals its rules name (plus
+/// MANAGE_DOCUMENTS holders).
+#[derive(Clone)]
+pub struct FolderRule(pub FolderRuleRow);
+
+#[Object]
+impl FolderRule {
+    /// Opaque global id.
+    pub async fn id(&self) -> ID {
+        encode("FolderRule", self.0.id)
+    }
+    async fn folder(&self) -> &str {
+        &self.0.folder
+    }
+    async fn project(&self, ctx: &Context<'_>) -> Result<Option<Project>> {
+        let s = scope(ctx).await?;
+        Ok(
+            projects::find_project(&state(ctx).db, &s, self.0.project_id)
+                .await?
+                .map(Project::new),
+        )
+    }
+    async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        user_by_id(ctx, self.0.user_id).await
+    }
+    async fn group(&self, ctx: &Context<'_>) -> Result<Option<Group>> {
+        Ok(match self.0.group_id {
+            Some(id) => Named::Group.find(&state(ctx).db, id).await?.map(Group),
+            None => None,
+        })
+    }
+}
+
+/// Where an invoice stands.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum InvoiceStatus {
+    Draft,
+    /// Frozen: sent to the customer.
+    Issued,
+}
+
+/// One line of an invoice: one user's hours on one task.
+#[derive(SimpleObject, Clone)]
+pub struct InvoiceLine {
+    pub description: String,
+    /// Billed hours.
+    pub hours: f64,
+    /// Billing rate per hour.
+    pub rate: Decimal,
+    pub amount: Decimal,
+}
+
+/// An invoice generated from approved, billable time.
+#[derive(Clone)]
+pub struct Invoice(pub InvoiceRow);
+
+#[Object]
+impl Invoice {
+    /// Opaque global id.
+    pub async fn id(&self) -> ID {
+        encode("Invoice", self.0.id)
+    }
+    async fn number(&self) -> &str {
+        &self.0.number
+    }
+    async fn customer(&self, ctx: &Context<'_>) -> Result<Option<Customer>> {
+        Ok(match self.0.customer_id {
+            Some(id) => Named::Customer
+                .find(&state(ctx).db, id)
+                .await?
+                .map(Customer),
+            None => None,
+        })
+    }
+    async fn project(&self, ctx: &Context<'_>) -> Result<Option<Project>> {
+        let s = scope(ctx).await?;
+        Ok(
+            projects::find_project(&state(ctx).db, &s, self.0.project_id)
+                .await?
+                .map(Project::new),
+        )
+    }
+    async fn period_start(&self) -> Date {
+        Date(self.0.period_start)
+    }
+    async fn period_end(&self) -> Date {
+        Date(self.0.period_end)
+    }
+    async fn status(&self) -> InvoiceStatus {
+        if self.0.status == "ISSUED" {
+            InvoiceStatus::Issued
+        } else {
+            InvoiceStatus::Draft
+        }
+    }
+    async fn lines(&self, ctx: &Context<'_>) -> Result<Vec<InvoiceLine>> {
+        Ok(invoices::list_lines(&state(ctx).db, self.0.id)
+            .await?
+            .into_iter()
+            .map(|l| InvoiceLine {
+                description: l.description,
+                hours: hours(l.hours),
+                rate: Decimal(l.rate),
+                amount: Decimal(l.amount),
+            })
+            .collect())
+    }
+    async fn total(&self) -> Decimal {
+        Decimal(self.0.total)
+    }
+    async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
+    }
+    async fn issued_at(&self) -> Option<DateTime> {
+        self.0.issued_at.map(DateTime)
+    }
+}
