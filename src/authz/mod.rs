@@ -119,13 +119,16 @@ pub struct Access {
 }
 
 impl Facts {
+    /// All rights of the default profile, global and project ones.
+    fn default_profile(&self) -> RightSet {
+        self.profiles
+            .get(&self.profile_id)
+            .copied()
+            .unwrap_or_default()
+    }
+
     fn global(&self) -> RightSet {
-        normalize_global(
-            self.profiles
-                .get(&self.profile_id)
-                .copied()
-                .unwrap_or_default(),
-        )
+        normalize_global(self.default_profile())
     }
 
     fn in_department(&self, project_dept: Option<i64>) -> bool {
@@ -278,12 +281,12 @@ impl Facts {
         let edits = global.contains(Right::EditAllProjects)
             || (global.contains(Right::EditDepartmentProjects) && in_dept);
         if views {
-            let read = global.intersect(RightSet::read_rights());
+            let read = self.default_profile().intersect(RightSet::read_rights());
             rights = rights.union(read);
             grant(read, GrantVia::GlobalRight, None, None, self.profile_id);
         }
         if edits {
-            let all = global.project();
+            let all = self.default_profile().project();
             rights = rights.union(all);
             grant(all, GrantVia::GlobalRight, None, None, self.profile_id);
         }

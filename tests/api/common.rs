@@ -256,3 +256,114 @@ impl TestApp {
             .expect("n")
     }
 }
+
+/// Builds worlds through the API as the administrator, the way an operator would.
+impl TestApp {
+    pub async fn project(
+        &self,
+        admin: &str,
+        name: &str,
+        parent: Option<&str>,
+        extra: Value,
+    ) -> String {
+        let mut input = json!({ "name": name, "parentId": parent });
+        if let (Some(i), Some(e)) = (input.as_object_mut(), extra.as_object()) {
+            for (k, v) in e {
+                i.insert(k.clone(), v.clone());
+            }
+        }
+        let data = self
+            .ok(
+                admin,
+                "mutation($i: CreateProjectInput!) { createProject(input: $i) { id } }",
+                json!({ "i": input }),
+            )
+            .await;
+        data["createProject"]["id"].as_str().unwrap().to_string()
+    }
+
+    /// Makes `user` a member of `project` with the profile named `profile`.
+    pub async fn member(&self, admin: &str, project: &str, user: &str, profile: &str) -> String {
+        let profile_id = self.profile_id(admin, profile).await;
+        let data = self
+            .ok(
+                admin,
+                "mutation($i: AddProjectMemberInput!) { addProjectMember(input: $i) { id } }",
+                json!({ "i": { "projectId": project, "userId": user, "profileId": profile_id } }),
+            )
+            .await;
+        data["addProjectMember"]["id"].as_str().unwrap().to_string()
+    }
+
+    pub async fn new_profile(&self, admin: &str, name: &str, rights: &[&str]) -> String {
+        let data = self
+            .ok(
+                admin,
+                "mutation($n: String!, $r: [Right!]!) { createProfile(input: {name: $n, rights: $r}) { id } }",
+                json!({ "n": name, "r": rights }),
+            )
+            .await;
+        data["createProfile"]["id"].as_str().unwrap().to_string()
+    }
+
+    pub async fn task(&self, token: &str, project: &str, name: &str, extra: Value) -> String {
+        let mut input = json!({ "projectId": project, "name": name });
+        if let (Some(i), Some(e)) = (input.as_object_mut(), extra.as_object()) {
+            for (k, v) in e {
+                i.insert(k.clone(), v.clone());
+            }
+        }
+        let data = self
+            .ok(
+                token,
+                "mutation($i: CreateTaskInput!) { createTask(input: $i) { id } }",
+                json!({ "i": input }),
+            )
+            .await;
+        data["createTask"]["id"].as_str().unwrap().to_string()
+    }
+
+    pub async fn log(&self, token: &str, task: &str, date: &str, hours: f64) -> String {
+        let data = self
+            .ok(
+                token,
+                "mutation($i: LogTimeInput!) { logTime(input: $i) { id } }",
+                json!({ "i": { "taskId": task, "date": date, "hours": hours } }),
+            )
+            .await;
+        data["logTime"]["id"].as_str().unwrap().to_string()
+    }
+
+    /// A user with a default profile, signed in: (id, token).
+    pub async fn person(&self, admin: &str, email: &str, profile: &str) -> (String, String) {
+        let id = self.user(admin, email, profile).await;
+        let token = self.login(email, PASSWORD).await;
+        (id, token)
+    }
+
+    /// Names of the projects a token sees, sorted.
+    pub async fn sees(&self, token: &str) -> Vec<String> {
+        let data = self
+            .ok(
+                token,
+                "{ projects(first: 500) { nodes { name } } }",
+                json!({}),
+            )
+            .await;
+        let mut names: Vec<String> = data["projects"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["name"].as_str().unwrap().to_string())
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+/// The `extensions.redacted` entry for a field, if any.
+pub fn redacted(body: &Value, field: &str) -> Option<Value> {
+    body["extensions"]["redacted"]
+        .as_array()
+        .and_then(|a| a.iter().find(|e| e["field"] == field).cloned())
+}

@@ -8,3 +8,5 @@ mod demo;
 mod http;
 mod schema;
 mod storage;
+
+mod scenarios;
