@@ -9,4 +9,6 @@ mod http;
 mod schema;
 mod storage;
 
+mod leaks;
 mod scenarios;
+mod work;

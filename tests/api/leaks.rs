@@ -1,0 +1,304 @@
+//! Hidden data stays hidden on every path: ids, interfaces, counts, nested paths,
+//! roll-ups, filters and error messages.
+
+use serde_json::json;
+
+use crate::common::{redacted, spawn};
+
+#[tokio::test]
+async fn hidden_items_look_missing_everywhere() {
+    let app = spawn().await;
+    let admin = app.admin().await;
+    let (user_id, user) = app.person(&admin, "u@test.example", "Full member").await;
+    let mine = app.project(&admin, "Mine", None, json!({})).await;
+    let hidden = app.project(&admin, "Hidden", None, json!({})).await;
+    app.member(&admin, &mine, &user_id, "Full member").await;
+    let (pm_id, pm) = app.person(&admin, "pm@test.example", "Full member").await;
+    app.member(&admin, &hidden, &pm_id, "Project manager").await;
+    let task = app
+        .task(
+            &pm,
+            &hidden,
+            "Secret task",
+            json!({ "plannedCost": "999.00" }),
+        )
+        .await;
+    let entry = app.log(&pm, &task, "2026-11-02", 2.0).await;
+    let doc = app
+        .ok(&pm, "mutation($p: ID!) { createDocument(input: {projectId: $p, title: \"Secret\", visibility: SHARED}) { id } }", json!({ "p": hidden }))
+        .await["createDocument"]["id"]
+        .clone();
+    app.ok(
+        &pm,
+        "mutation($e: [ID!]!) { approveTimeEntries(ids: $e) { id } }",
+        json!({ "e": [entry] }),
+    )
+    .await;
+    let inv = app
+        .ok(&pm, "mutation($p: ID!) { generateInvoice(input: {projectId: $p, from: \"2026-11-01\", to: \"2026-11-30\"}) { id } }", json!({ "p": hidden }))
+        .await["generateInvoice"]["id"]
+        .clone();
+
+    for id in [
+        json!(hidden),
+        json!(task),
+        json!(entry),
+        doc.clone(),
+        inv.clone(),
+    ] {
+        let (_, body) = app
+            .post(Some(&user), "query($id: ID!) { node(id: $id) { id ... on Task { plannedCost } ... on Project { budget } } }", json!({ "id": id }))
+            .await;
+        assert!(body["data"]["node"].is_null(), "{id} leaked: {body}");
+        assert!(
+            body.get("errors").is_none() && body.get("extensions").is_none(),
+            "{body}"
+        );
+    }
+    let data = app
+        .ok(
+            &user,
+            "query($p: ID!, $t: ID!) { project(id: $p) { id } task(id: $t) { id } projects { totalCount } tasks { totalCount } timeEntries { totalCount } documents { totalCount } invoices { totalCount } }",
+            json!({ "p": hidden, "t": task }),
+        )
+        .await;
+    assert!(data["project"].is_null() && data["task"].is_null());
+    for list in ["projects", "tasks", "timeEntries", "documents", "invoices"] {
+        let expected = if list == "projects" { 1 } else { 0 };
+        assert_eq!(data[list]["totalCount"], expected, "{list}");
+    }
+    // Filtering by a hidden project finds nothing rather than an error.
+    let data = app
+        .ok(&user, "query($p: ID) { timeEntries(filter: {projectId: $p}) { totalCount } tasks(filter: {projectId: $p}) { totalCount } }", json!({ "p": hidden }))
+        .await;
+    assert_eq!(data["timeEntries"]["totalCount"], 0);
+    assert_eq!(data["tasks"]["totalCount"], 0);
+
+    // A mutation on a hidden item answers exactly as on a missing one.
+    let missing_project = "UHJvamVjdDo5OTk5";
+    let (c1, e1) = app
+        .err(
+            Some(&user),
+            "mutation($p: ID!) { updateProject(input: {id: $p, name: \"x\"}) { id } }",
+            json!({ "p": hidden }),
+        )
+        .await;
+    let (c2, e2) = app
+        .err(
+            Some(&user),
+            "mutation($p: ID!) { updateProject(input: {id: $p, name: \"x\"}) { id } }",
+            json!({ "p": missing_project }),
+        )
+        .await;
+    assert_eq!((c1.as_str(), c2.as_str()), ("NOT_FOUND", "NOT_FOUND"));
+    assert_eq!(e1["message"], e2["message"]);
+    let (c, _) = app.err(Some(&user), "mutation($t: ID!) { logTime(input: {taskId: $t, date: \"2026-11-03\", hours: 1}) { id } }", json!({ "t": task })).await;
+    assert_eq!(c, "NOT_FOUND");
+    let (c, _) = app
+        .err(
+            Some(&user),
+            "mutation($i: ID!) { issueInvoice(id: $i) { id } }",
+            json!({ "i": inv }),
+        )
+        .await;
+    assert_eq!(c, "NOT_FOUND");
+    let (c, _) = app
+        .err(
+            Some(&user),
+            "mutation($d: ID!) { deleteDocument(id: $d) { id } }",
+            json!({ "d": doc }),
+        )
+        .await;
+    assert_eq!(c, "NOT_FOUND");
+}
+
+#[tokio::test]
+async fn guarded_fields_through_the_node_interface_are_null_and_reported() {
+    let app = spawn().await;
+    let admin = app.admin().await;
+    let (user_id, user) = app.person(&admin, "u@test.example", "Full member").await;
+    let p = app
+        .project(&admin, "P", None, json!({ "budget": "5000.00" }))
+        .await;
+    app.member(&admin, &p, &user_id, "Full member").await;
+    let task = app
+        .task(
+            &admin,
+            &p,
+            "T",
+            json!({ "plannedCost": "100.00", "plannedWork": 8.0 }),
+        )
+        .await;
+    let (_, body) = app
+        .post(Some(&user), "query($t: ID!, $p: ID!) { a: node(id: $t) { ... on Task { plannedCost plannedWork realCost } } b: node(id: $p) { ... on Project { budget plannedCost plannedWork } } }", json!({ "t": task, "p": p }))
+        .await;
+    assert!(body.get("errors").is_none(), "{body}");
+    assert!(body["data"]["a"]["plannedCost"].is_null() && body["data"]["a"]["realCost"].is_null());
+    assert_eq!(body["data"]["a"]["plannedWork"].as_f64(), Some(8.0));
+    assert!(body["data"]["b"]["budget"].is_null() && body["data"]["b"]["plannedCost"].is_null());
+    assert_eq!(body["data"]["b"]["plannedWork"].as_f64(), Some(8.0));
+    for f in [
+        "Task.plannedCost",
+        "Task.realCost",
+        "Project.budget",
+        "Project.plannedCost",
+    ] {
+        let r = redacted(&body, f).unwrap_or_else(|| panic!("{f} not reported: {body}"));
+        assert_eq!(r["right"], "SEE_COST");
+        assert_eq!(r["count"], 1);
+    }
+}
+
+#[tokio::test]
+async fn roll_ups_across_an_own_rights_room_stay_hidden() {
+    let app = spawn().await;
+    let admin = app.admin().await;
+    let (pm_id, pm) = app.person(&admin, "pm@test.example", "Full member").await;
+    let parent = app.project(&admin, "Parent", None, json!({})).await;
+    let child = app.project(&admin, "Child", Some(&parent), json!({})).await;
+    let room = app
+        .project(
+            &admin,
+            "Room",
+            Some(&parent),
+            json!({ "inheritMembers": false }),
+        )
+        .await;
+    app.member(&admin, &parent, &pm_id, "Project manager").await;
+    app.task(
+        &admin,
+        &parent,
+        "A",
+        json!({ "plannedCost": "10.00", "plannedWork": 1.0 }),
+    )
+    .await;
+    app.task(
+        &admin,
+        &child,
+        "B",
+        json!({ "plannedCost": "20.00", "plannedWork": 2.0 }),
+    )
+    .await;
+    app.task(
+        &admin,
+        &room,
+        "C",
+        json!({ "plannedCost": "40.00", "plannedWork": 4.0 }),
+    )
+    .await;
+    let q = "query($p: ID!) { project(id: $p) { plannedCost plannedWork children { nodes { name plannedCost } } } }";
+    // The manager holds SEE_COST on Parent and Child but nothing on Room: the parent's
+    // roll-up would include the room's figures, so it is hidden.
+    let (_, body) = app.post(Some(&pm), q, json!({ "p": parent })).await;
+    assert!(body["data"]["project"]["plannedCost"].is_null(), "{body}");
+    assert!(body["data"]["project"]["plannedWork"].is_null());
+    assert_eq!(
+        body["data"]["project"]["children"]["nodes"],
+        json!([{ "name": "Child", "plannedCost": "20.00" }])
+    );
+    assert!(redacted(&body, "Project.plannedCost").is_some());
+    // Admin sees the full roll-up; once the manager joins the room, so do they.
+    let all = app.ok(&admin, q, json!({ "p": parent })).await;
+    assert_eq!(all["project"]["plannedCost"], "70.00");
+    app.member(&admin, &room, &pm_id, "Project manager").await;
+    let now = app.ok(&pm, q, json!({ "p": parent })).await;
+    assert_eq!(now["project"]["plannedCost"], "70.00");
+    assert_eq!(now["project"]["plannedWork"].as_f64(), Some(7.0));
+}
+
+#[tokio::test]
+async fn others_hours_and_private_user_fields_need_their_rights() {
+    let app = spawn().await;
+    let admin = app.admin().await;
+    let (a_id, a) = app.person(&admin, "a@test.example", "Full member").await;
+    let (b_id, b) = app.person(&admin, "b@test.example", "Full member").await;
+    app.ok(
+        &admin,
+        "mutation($u: ID!) { updateUser(input: {id: $u, costRate: \"80.00\"}) { id } }",
+        json!({ "u": b_id }),
+    )
+    .await;
+    let p = app.project(&admin, "P", None, json!({})).await;
+    let t = app.task(&admin, &p, "T", json!({})).await;
+    let timesheets = app
+        .new_profile(&admin, "Timesheet viewer", &["LOG_TIME", "VIEW_TIMESHEETS"])
+        .await;
+    let _ = timesheets;
+    app.member(&admin, &p, &a_id, "Timesheet viewer").await;
+    app.member(&admin, &p, &b_id, "Full member").await;
+    app.log(&a, &t, "2026-11-02", 1.0).await;
+    app.log(&b, &t, "2026-11-02", 6.0).await;
+    // a sees b's entry (VIEW_TIMESHEETS) but not its hours (no SEE_WORK) nor any cost.
+    let (_, body) = app
+        .post(
+            Some(&a),
+            "{ timeEntries { nodes { hours cost user { name email costRate } } } }",
+            json!({}),
+        )
+        .await;
+    let nodes = body["data"]["timeEntries"]["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 2);
+    let own = nodes
+        .iter()
+        .find(|n| n["user"]["name"] == "a@test.example")
+        .unwrap();
+    let other = nodes
+        .iter()
+        .find(|n| n["user"]["name"] == "b@test.example")
+        .unwrap();
+    assert_eq!(own["hours"].as_f64(), Some(1.0));
+    assert!(other["hours"].is_null() && other["cost"].is_null());
+    assert!(other["user"]["email"].is_null() && other["user"]["costRate"].is_null());
+    assert_eq!(
+        redacted(&body, "TimeEntry.hours").unwrap()["right"],
+        "SEE_WORK"
+    );
+    // b without VIEW_TIMESHEETS sees only their own entry.
+    let data = app
+        .ok(
+            &b,
+            "{ timeEntries { totalCount nodes { hours } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(data["timeEntries"]["totalCount"], 1);
+    assert_eq!(data["timeEntries"]["nodes"][0]["hours"].as_f64(), Some(6.0));
+    // SEE_COST on a project b belongs to shows b's rate.
+    let (pm_id, pm) = app.person(&admin, "pm@test.example", "Full member").await;
+    app.member(&admin, &p, &pm_id, "Project manager").await;
+    let data = app
+        .ok(
+            &pm,
+            "query($u: ID!) { node(id: $u) { ... on User { costRate } } }",
+            json!({ "u": b_id }),
+        )
+        .await;
+    assert_eq!(data["node"]["costRate"], "80.00");
+    let data = app
+        .ok(&a, "{ timeEntries { nodes { cost } } }", json!({}))
+        .await;
+    assert!(data["timeEntries"]["nodes"][0]["cost"].is_null());
+}
+
+#[tokio::test]
+async fn internal_documents_need_their_right_even_for_document_managers() {
+    let app = spawn().await;
+    let admin = app.admin().await;
+    let (u_id, u) = app.person(&admin, "u@test.example", "Full member").await;
+    let p = app.project(&admin, "P", None, json!({})).await;
+    app.new_profile(&admin, "Doc manager", &["MANAGE_DOCUMENTS"])
+        .await;
+    app.member(&admin, &p, &u_id, "Doc manager").await;
+    for (title, vis) in [("Shared", "SHARED"), ("Internal", "INTERNAL")] {
+        app.ok(
+            &admin,
+            "mutation($p: ID!, $t: String!, $v: DocumentVisibility) { createDocument(input: {projectId: $p, title: $t, visibility: $v}) { id } }",
+            json!({ "p": p, "t": title, "v": vis }),
+        )
+        .await;
+    }
+    let data = app
+        .ok(&u, "{ documents { nodes { title } } }", json!({}))
+        .await;
+    assert_eq!(data["documents"]["nodes"], json!([{ "title": "Shared" }]));
+}
