@@ -10,10 +10,13 @@
 use std::fmt::Write;
 
 use crate::authz::{Right, RightSet};
+use crate::db::documents::{self, DocumentFields};
 use crate::db::org::{self, Named};
 use crate::db::projects::{self, NewMembership, NewProject, ProjectRow};
+use crate::db::tasks::{self, TaskFields};
 use crate::db::users::{self, NewUser, UserRow};
 use crate::db::Tx;
+use crate::db::{entries, invoices};
 use crate::error::{Error, Result};
 use crate::graphql::mutation::{name, MIN_PASSWORD};
 use crate::AppState;
@@ -357,6 +360,124 @@ pub async fn load_if_empty(state: &AppState) -> Result<Option<String>> {
         .await?;
     b.member(&legacy, &client, "Customer").await?;
 
+    // Work on it: tasks, hours, documents and an invoice.
+    let day = |back: i64| chrono::Utc::now().date_naive() - chrono::Duration::days(back);
+    let tickets = tasks::create_task(
+        &mut b.tx,
+        contract.id,
+        TaskFields {
+            name: Some("Support tickets".into()),
+            assignee_id: Some(Some(dev.id)),
+            validated_work: Some(4000),
+            planned_work: Some(4000),
+            left_work: Some(3000),
+            validated_cost: Some(200_000),
+            planned_cost: Some(200_000),
+            ..Default::default()
+        },
+    )
+    .await?;
+    let refactoring = tasks::create_task(
+        &mut b.tx,
+        internal.id,
+        TaskFields {
+            name: Some("Internal refactoring".into()),
+            planned_work: Some(1600),
+            planned_cost: Some(80_000),
+            ..Default::default()
+        },
+    )
+    .await?;
+    tasks::create_task(
+        &mut b.tx,
+        website.id,
+        TaskFields {
+            name: Some("Homepage".into()),
+            validated_work: Some(5000),
+            planned_work: Some(6000),
+            planned_cost: Some(420_000),
+            ..Default::default()
+        },
+    )
+    .await?;
+    tasks::create_task(
+        &mut b.tx,
+        audit_room.id,
+        TaskFields {
+            name: Some("Penetration test".into()),
+            planned_work: Some(2400),
+            planned_cost: Some(216_000),
+            ..Default::default()
+        },
+    )
+    .await?;
+    for (task, project, back, centi) in [
+        (&tickets, &contract, 12, 250),
+        (&tickets, &contract, 11, 125),
+        (&refactoring, &internal, 11, 400),
+    ] {
+        let e = entries::create_entry(
+            &mut b.tx,
+            entries::NewEntry {
+                user_id: dev.id,
+                task_id: task.id,
+                project_id: project.id,
+                date: day(back),
+                hours: centi,
+                cost: invoices::amount(centi, dev.cost_rate),
+                billable: true,
+                note: None,
+            },
+        )
+        .await?;
+        entries::approve_entry(&mut b.tx, e.id, pm.id).await?;
+    }
+    entries::create_entry(
+        &mut b.tx,
+        entries::NewEntry {
+            user_id: dev.id,
+            task_id: tickets.id,
+            project_id: contract.id,
+            date: day(1),
+            hours: 150,
+            cost: invoices::amount(150, dev.cost_rate),
+            billable: true,
+            note: Some("Printer queue stuck".into()),
+        },
+    )
+    .await?;
+    invoices::generate(
+        &mut b.tx,
+        contract.id,
+        Some(acme),
+        vec![contract.id],
+        day(30),
+        day(2),
+        pm.id,
+    )
+    .await?;
+    for (project, folder, title, visibility) in [
+        (&contract, "", "Support handbook", "SHARED"),
+        (&contract, "", "Support margin calculation", "INTERNAL"),
+        (&contract, "Escalations", "Escalation contacts", "SHARED"),
+        (&website, "", "Creative brief", "SHARED"),
+    ] {
+        documents::create_document(
+            &mut b.tx,
+            project.id,
+            pm.id,
+            DocumentFields {
+                folder: Some(folder.into()),
+                title: Some(title.into()),
+                visibility: Some(visibility.into()),
+                content: Some(format!("{title} (demo content)")),
+            },
+        )
+        .await?;
+    }
+    documents::create_folder_rule(&mut b.tx, contract.id, "Escalations", Some(dev.id), None)
+        .await?;
+
     b.tx.commit().await?;
 
     let names = |ps: &[&ProjectRow]| {
@@ -391,7 +512,7 @@ pub async fn load_if_empty(state: &AppState) -> Result<Option<String>> {
         (&pm, format!("{} as project manager, with work and cost", names(&[&program, &contract, &internal, &website, &design, &newsletter, &audit_room]))),
         (&dev, format!("{} as full member: work figures, internal documents, logs own time; no cost", names(&[&program, &contract, &internal]))),
         (&leader, format!("{}; not Security audit (a room with its own rights) and no cost figures", names(&[&website, &design, &newsletter]))),
-        (&client, format!("only {}: its hours and invoices; not its sibling, not the closed Legacy migration, no cost", names(&[&contract]))),
+        (&client, format!("only {}: its task, the hours on it, the invoice and the shared handbook; not the internal document, not the Escalations folder, not its sibling nor the closed Legacy migration, no cost", names(&[&contract]))),
     ];
     for (u, sees) in rows {
         let _ = writeln!(out, "  {:<26} {}", u.email, sees);

@@ -229,3 +229,4 @@ CREATE TABLE audit_event (
     details          TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX audit_event_at_idx ON audit_event (at);
+CREATE INDEX audit_event_action_target_idx ON audit_event (action, target, at);

@@ -91,3 +91,26 @@ pub async fn list_events(db: &Db, filter: &EventFilter, page: PageArgs) -> Resul
     )
     .await
 }
+
+/// Failed logins for an email since an instant.
+pub async fn count_failed_logins(db: &Db, email: &str, since: DateTime<Utc>) -> Result<i64> {
+    Ok(db
+        .fetch_one(
+            q("SELECT COUNT(*) AS n FROM audit_event WHERE action = 'LOGIN_FAILED' AND target = $1 AND at > $2")
+                .bind(format!("email:{email}"))
+                .bind(since),
+        )
+        .await?
+        .get("n")?)
+}
+
+/// One event by id (ADMIN only: the caller checks).
+pub async fn find_event(db: &Db, id: i64) -> Result<Option<EventRow>> {
+    let row = db
+        .fetch_optional(
+            q("SELECT audit_event_id, at, actor_id, impersonator_id, action, target, details FROM audit_event WHERE audit_event_id = $1")
+                .bind(id),
+        )
+        .await?;
+    row.map(|r| from_row(&r)).transpose()
+}

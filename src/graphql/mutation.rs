@@ -25,6 +25,9 @@ pub struct Mutation(AdminMutation, super::work_mutation::WorkMutation);
 pub struct AdminMutation;
 
 pub const MAX_NAME: usize = 200;
+/// At most this many failed logins per email within the window, then RATE_LIMITED.
+pub const MAX_FAILED_LOGINS: i64 = 10;
+pub const LOGIN_WINDOW_MINUTES: i64 = 15;
 pub const MIN_PASSWORD: usize = 10;
 pub const MAX_PASSWORD: usize = 1024;
 
@@ -226,6 +229,13 @@ impl AdminMutation {
         if input.password.len() > MAX_PASSWORD || input.email.len() > 254 {
             return Err(Error::Unauthenticated);
         }
+        let email = users::normalize_email(&input.email);
+        // Failed logins are counted in the audit log, so the limit holds across every server
+        // process sharing the database; it applies to any email, known or not.
+        let since = Utc::now() - chrono::Duration::minutes(LOGIN_WINDOW_MINUTES);
+        if audit::count_failed_logins(&app.db, &email, since).await? >= MAX_FAILED_LOGINS {
+            return Err(Error::RateLimited);
+        }
         let found = users::find_user_for_login_unscoped(&app.db, &input.email).await?;
         let (user, hash) = match found {
             Some((u, h)) if u.active => (Some(u), Some(h)),
@@ -239,8 +249,8 @@ impl AdminMutation {
                     actor_id: None,
                     impersonator_id: None,
                     action: "LOGIN_FAILED",
-                    target: None,
-                    details: serde_json::json!({ "email": users::normalize_email(&input.email) }),
+                    target: Some(format!("email:{email}")),
+                    details: serde_json::json!({ "email": email }),
                 },
             )
             .await?;

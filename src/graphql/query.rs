@@ -184,19 +184,9 @@ impl Query {
                 .await?
                 .filter(|k| s.is_admin() || k.user_id == s.user_id)
                 .map(|k| Node::ApiKey(ApiKey(k))),
-            "AuditEvent" if s.is_admin() => audit::list_events(
-                db,
-                &EventFilter::default(),
-                crate::db::list::PageArgs {
-                    first: 1,
-                    after: Some(n - 1),
-                },
-            )
-            .await?
-            .items
-            .into_iter()
-            .find(|(k, _)| *k == n)
-            .map(|(_, e)| Node::AuditEvent(AuditEvent(e))),
+            "AuditEvent" if s.is_admin() => audit::find_event(db, n)
+                .await?
+                .map(|e| Node::AuditEvent(AuditEvent(e))),
             "Task" => tasks::find_task(db, &s, n)
                 .await?
                 .map(|t| Node::Task(Task::new(t))),

@@ -325,3 +325,27 @@ async fn keys_narrowed_to_projects_see_only_those_and_their_sub_projects() {
         .collect();
     assert_eq!(names, ["One", "One child"]);
 }
+
+#[tokio::test]
+async fn repeated_failed_logins_are_rate_limited_for_any_email() {
+    let app = spawn().await;
+    let login =
+        "mutation($e: String!, $p: String!) { login(input: {email: $e, password: $p}) { token } }";
+    for email in [ADMIN_EMAIL, "ghost@test.example"] {
+        for _ in 0..10 {
+            let (code, _) = app
+                .err(None, login, json!({ "e": email, "p": "wrong password!" }))
+                .await;
+            assert_eq!(code, "UNAUTHENTICATED");
+        }
+        let (code, _) = app
+            .err(None, login, json!({ "e": email, "p": "wrong password!" }))
+            .await;
+        assert_eq!(code, "RATE_LIMITED", "{email}");
+    }
+    // Even the right password waits out the window.
+    let (code, _) = app
+        .err(None, login, json!({ "e": ADMIN_EMAIL, "p": PASSWORD }))
+        .await;
+    assert_eq!(code, "RATE_LIMITED");
+}

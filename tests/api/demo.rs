@@ -114,3 +114,32 @@ async fn create_admin_command_bootstraps_the_first_administrator() {
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn demo_client_sees_hours_invoice_and_shared_documents_but_no_cost() {
+    let app = spawn_empty().await;
+    portico::demo::load_if_empty(&app.state).await.unwrap();
+    let token = app
+        .login("client@acme.example", portico::demo::DEMO_PASSWORD)
+        .await;
+    let (_, body) = app
+        .post(
+            Some(&token),
+            "{ projects { nodes { name budget tasks { nodes { name realWork realCost timeEntries { totalCount nodes { hours cost } } } } documents { nodes { title } } invoices { nodes { total lines { hours } } } } } }",
+            json!({}),
+        )
+        .await;
+    let p = &body["data"]["projects"]["nodes"][0];
+    assert_eq!(p["name"], "Support contract");
+    assert!(p["budget"].is_null());
+    let task = &p["tasks"]["nodes"][0];
+    assert_eq!(task["realWork"].as_f64(), Some(5.25));
+    assert!(task["realCost"].is_null());
+    assert_eq!(task["timeEntries"]["totalCount"], 3);
+    assert_eq!(
+        p["documents"]["nodes"],
+        json!([{ "title": "Support handbook" }])
+    );
+    assert_eq!(p["invoices"]["nodes"][0]["total"], "337.50");
+    assert!(crate::common::redacted(&body, "TimeEntry.cost").is_some());
+}
