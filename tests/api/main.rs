@@ -3,6 +3,7 @@
 
 mod admin;
 mod auth;
+mod authz_model;
 mod common;
 mod demo;
 mod http;
