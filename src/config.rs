@@ -22,6 +22,29 @@ pub enum Command {
     CreateAdmin(CreateAdminArgs),
     /// Print the GraphQL schema (the content of schema.graphql).
     Schema,
+    /// Fill an empty database with a deterministic synthetic world for benchmarks.
+    Seed(SeedArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SeedArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// small: a tenth of medium; medium: 2,000 projects, 400,000 time entries; large: five
+    /// times medium.
+    #[arg(long, value_enum)]
+    pub scale: crate::seed::Scale,
+    /// The same seed gives the same world.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// The password of every seeded user.
+    #[arg(
+        long,
+        env = "PORTICO_SEED_PASSWORD",
+        default_value = "portico-seed",
+        hide_env_values = true
+    )]
+    pub password: String,
 }
 
 #[derive(Args, Debug, Clone)]

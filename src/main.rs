@@ -25,6 +25,28 @@ async fn main() -> anyhow::Result<()> {
             print!("{}", graphql::sdl());
             Ok(())
         }
+        Command::Seed(args) => {
+            init_tracing(LogFormat::Text);
+            let db = portico::open(&args.db.url()).await?;
+            let state = AppState::new(db, 2, 12);
+            let started = std::time::Instant::now();
+            let seeded = portico::seed::seed(
+                &state.db,
+                &state.hasher,
+                args.scale,
+                args.seed,
+                &args.password,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", e.public_message()))?;
+            print!("{}", seeded.summary);
+            println!(
+                "Q2 project global id: {}",
+                portico::graphql::ids::encode("Project", seeded.q2_project_id).0
+            );
+            eprintln!("seeded in {:.1} s", started.elapsed().as_secs_f64());
+            Ok(())
+        }
         Command::Migrate(args) => {
             init_tracing(LogFormat::Text);
             portico::open(&args.url()).await?;

@@ -7,7 +7,8 @@
 
 use chrono::{DateTime, Utc};
 
-use super::list::{fetch_page, Page, PageArgs, Where};
+use super::list::{fetch_page, Page, PageArgs, Rel, Where};
+use super::Backend;
 use super::{q, Db, Row, Tx};
 use crate::authz::{Right, Scope};
 use crate::error::Result;
@@ -227,4 +228,24 @@ pub async fn list_folder_rules(db: &Db, project_id: i64) -> Result<Vec<FolderRul
         )
         .await?;
     rows.iter().map(rule_from_row).collect()
+}
+
+/// A project's documents.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct DocumentsOfProject;
+
+impl Rel for DocumentsOfProject {
+    type Row = DocumentRow;
+    const COLS: &'static str = COLS;
+    const FROM: &'static str = "document d";
+    const KEY: &'static str = "d.document_id";
+    const PARENT: &'static str = "d.project_id";
+    fn filter(backend: Backend, scope: &Scope) -> Where {
+        let mut w = Where::new(backend);
+        visible_documents(&mut w, scope);
+        w
+    }
+    fn map(r: &Row) -> Result<DocumentRow> {
+        from_row(r)
+    }
 }

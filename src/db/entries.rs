@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::list::{fetch_page, Page, PageArgs, Where};
+use super::list::{fetch_page, Page, PageArgs, Rel, Where};
 use super::{q, Backend, Db, Row, Tx};
 use crate::authz::{Right, Scope};
 use crate::error::Result;
@@ -226,4 +226,46 @@ pub async fn approve_entry(tx: &mut Tx, id: i64, by: i64) -> Result<bool> {
         )
         .await?
         > 0)
+}
+
+/// Time entries of a project's own tasks.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct EntriesOfProject;
+
+/// Time entries of a task.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct EntriesOfTask;
+
+fn visible(backend: Backend, scope: &Scope) -> Where {
+    let mut w = Where::new(backend);
+    visible_entries(&mut w, scope);
+    w
+}
+
+impl Rel for EntriesOfProject {
+    type Row = EntryRow;
+    const COLS: &'static str = COLS;
+    const FROM: &'static str = "time_entry";
+    const KEY: &'static str = "time_entry_id";
+    const PARENT: &'static str = "project_id";
+    fn filter(backend: Backend, scope: &Scope) -> Where {
+        visible(backend, scope)
+    }
+    fn map(r: &Row) -> Result<EntryRow> {
+        from_row(r)
+    }
+}
+
+impl Rel for EntriesOfTask {
+    type Row = EntryRow;
+    const COLS: &'static str = COLS;
+    const FROM: &'static str = "time_entry";
+    const KEY: &'static str = "time_entry_id";
+    const PARENT: &'static str = "task_id";
+    fn filter(backend: Backend, scope: &Scope) -> Where {
+        visible(backend, scope)
+    }
+    fn map(r: &Row) -> Result<EntryRow> {
+        from_row(r)
+    }
 }

@@ -3,7 +3,8 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::list::{fetch_page, Page, PageArgs, Where};
+use super::list::{fetch_page, Page, PageArgs, Rel, Where};
+use super::Backend;
 use super::{q, Db, Row, Tx};
 use crate::authz::{Right, Scope};
 use crate::error::Result;
@@ -62,8 +63,7 @@ pub async fn list_invoices(
     f: &InvoiceFilter,
     page: PageArgs,
 ) -> Result<Page<InvoiceRow>> {
-    let mut w = Where::new(db.backend());
-    w.ids("project_id", scope.ids_with(Right::ViewInvoices));
+    let mut w = visible(db.backend(), scope);
     if let Some(p) = f.project_id {
         let a = w.arg(p);
         w.and(format!("project_id = {a}"));
@@ -80,8 +80,7 @@ pub async fn list_invoices(
 }
 
 pub async fn find_invoice(db: &Db, scope: &Scope, id: i64) -> Result<Option<InvoiceRow>> {
-    let mut w = Where::new(db.backend());
-    w.ids("project_id", scope.ids_with(Right::ViewInvoices));
+    let mut w = visible(db.backend(), scope);
     let a = w.arg(id);
     w.and(format!("invoice_id = {a}"));
     let row = db
@@ -232,4 +231,71 @@ pub async fn issue(tx: &mut Tx, id: i64) -> Result<Option<InvoiceRow>> {
         )
         .await?;
     row.map(|r| from_row(&r)).transpose()
+}
+
+/// Invoices need VIEW_INVOICES on their project.
+fn visible(backend: Backend, scope: &Scope) -> Where {
+    let mut w = Where::new(backend);
+    w.ids("project_id", scope.ids_with(Right::ViewInvoices));
+    w
+}
+
+/// A project's invoices.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct InvoicesOfProject;
+
+impl Rel for InvoicesOfProject {
+    type Row = InvoiceRow;
+    const COLS: &'static str = COLS;
+    const FROM: &'static str = "invoice";
+    const KEY: &'static str = "invoice_id";
+    const PARENT: &'static str = "project_id";
+    fn filter(backend: Backend, scope: &Scope) -> Where {
+        visible(backend, scope)
+    }
+    fn map(r: &Row) -> Result<InvoiceRow> {
+        from_row(r)
+    }
+}
+
+/// Lines of many invoices.
+pub async fn list_lines_many(
+    db: &Db,
+    invoice_ids: Vec<i64>,
+) -> Result<std::collections::HashMap<i64, Vec<LineRow>>> {
+    let mut w = Where::new(db.backend());
+    w.ids("invoice_id", invoice_ids.clone());
+    let rows = db
+        .fetch_all(w.query(format!(
+            "SELECT invoice_id, description, user_id, task_id, hours, rate, amount FROM invoice_line WHERE {} ORDER BY invoice_line_id",
+            w.sql()
+        )))
+        .await?;
+    let mut out: std::collections::HashMap<i64, Vec<LineRow>> =
+        invoice_ids.iter().map(|i| (*i, Vec::new())).collect();
+    for r in rows {
+        out.entry(r.get("invoice_id")?).or_default().push(LineRow {
+            description: r.get("description")?,
+            user_id: r.get("user_id")?,
+            task_id: r.get("task_id")?,
+            hours: r.get("hours")?,
+            rate: r.get("rate")?,
+            amount: r.get("amount")?,
+        });
+    }
+    Ok(out)
+}
+
+/// Visible invoices among `ids`.
+pub async fn list_invoices_by_ids(
+    db: &Db,
+    scope: &Scope,
+    ids: Vec<i64>,
+) -> Result<Vec<InvoiceRow>> {
+    let mut w = visible(db.backend(), scope);
+    w.ids("invoice_id", ids);
+    let rows = db
+        .fetch_all(w.query(format!("SELECT {COLS} FROM invoice WHERE {}", w.sql())))
+        .await?;
+    rows.iter().map(from_row).collect()
 }

@@ -1,7 +1,10 @@
 //! Filtered, keyset-paginated lists: the filter (always including the caller's scope) goes
 //! into SQL, so pages are full and counts count only visible rows.
 
+use std::collections::HashMap;
+
 use super::{id_in, q, Arg, Backend, Db, Query, Row};
+use crate::authz::Scope;
 use crate::error::Result;
 
 /// A `WHERE` clause under construction; it numbers its own placeholders.
@@ -65,13 +68,14 @@ impl Where {
 }
 
 /// `first` and `after`, already validated.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct PageArgs {
     pub first: i64,
     pub after: Option<i64>,
 }
 
 /// One page of rows plus what it takes to count all of them.
+#[derive(Clone)]
 pub struct Page<T> {
     pub items: Vec<(i64, T)>,
     pub has_next: bool,
@@ -119,4 +123,74 @@ pub async fn fetch_page<T>(
 /// Runs a count query built by [`fetch_page`].
 pub async fn count(db: &Db, query: Query) -> Result<i64> {
     Ok(db.fetch_one(query).await?.get("n")?)
+}
+
+/// A list nested under a parent row (a project's tasks, a task's time entries...), loaded
+/// for many parents in one statement.
+pub trait Rel: Copy + Eq + std::hash::Hash + Send + Sync + 'static {
+    type Row: Clone + Send + Sync + 'static;
+    const COLS: &'static str;
+    const FROM: &'static str;
+    const KEY: &'static str;
+    /// The column naming the parent.
+    const PARENT: &'static str;
+    /// Which rows the caller may see (the same rule as the top-level list).
+    fn filter(backend: Backend, scope: &Scope) -> Where;
+    fn map(r: &Row) -> Result<Self::Row>;
+}
+
+/// One page per parent, in one statement: rows are numbered within each parent and cut at
+/// `first + 1`.
+pub async fn fetch_children<R: Rel>(
+    db: &Db,
+    scope: &Scope,
+    parents: &[i64],
+    page: PageArgs,
+) -> Result<HashMap<i64, Page<R::Row>>> {
+    let (cols, from, key, parent) = (R::COLS, R::FROM, R::KEY, R::PARENT);
+    let base = R::filter(db.backend(), scope);
+    let mut out: HashMap<i64, Page<R::Row>> = HashMap::new();
+    for p in parents {
+        let mut w = base.clone();
+        let a = w.arg(*p);
+        w.and(format!("{parent} = {a}"));
+        let count = w.query(format!(
+            "SELECT COUNT(*) AS n FROM {from} WHERE {}",
+            w.sql()
+        ));
+        out.insert(
+            *p,
+            Page {
+                items: Vec::new(),
+                has_next: false,
+                count,
+            },
+        );
+    }
+    let mut w = base;
+    w.ids(parent, parents.to_vec());
+    if let Some(after) = page.after {
+        let a = w.arg(after);
+        w.and(format!("{key} > {a}"));
+    }
+    let limit = w.arg(page.first + 1);
+    let select = w.query(format!(
+        "SELECT * FROM (SELECT {key} AS page_key, {parent} AS page_parent, {cols},
+                ROW_NUMBER() OVER (PARTITION BY {parent} ORDER BY {key}) AS page_rn
+              FROM {from} WHERE {}) paged
+         WHERE page_rn <= {limit} ORDER BY page_parent, page_key",
+        w.sql()
+    ));
+    for row in db.fetch_all(select).await? {
+        let parent_id: i64 = row.get("page_parent")?;
+        let rn: i64 = row.get("page_rn")?;
+        if let Some(page_of) = out.get_mut(&parent_id) {
+            if rn > page.first {
+                page_of.has_next = true;
+            } else {
+                page_of.items.push((row.get("page_key")?, R::map(&row)?));
+            }
+        }
+    }
+    Ok(out)
 }

@@ -5,7 +5,7 @@
 
 use chrono::Utc;
 
-use super::{q, Backend, Db, Tx};
+use super::{q, Backend, Db, Tx, TxInner};
 
 struct Migration {
     version: i64,
@@ -72,8 +72,8 @@ pub async fn run(db: &Db) -> anyhow::Result<usize> {
 
 /// Runs a script of several statements.
 async fn raw(tx: &mut Tx, sql: &'static str) -> Result<(), sqlx::Error> {
-    match tx {
-        Tx::Sqlite(t) => sqlx::raw_sql(sql).execute(&mut **t).await.map(|_| ()),
-        Tx::Postgres(t) => sqlx::raw_sql(sql).execute(&mut **t).await.map(|_| ()),
+    match &mut tx.inner {
+        TxInner::Sqlite(t) => sqlx::raw_sql(sql).execute(&mut **t).await.map(|_| ()),
+        TxInner::Postgres(t) => sqlx::raw_sql(sql).execute(&mut **t).await.map(|_| ()),
     }
 }

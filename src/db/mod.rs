@@ -43,9 +43,17 @@ pub enum Backend {
 
 /// A connection pool to one of the two supported databases.
 #[derive(Clone, Debug)]
-pub enum Db {
+pub enum Pool {
     Sqlite(SqlitePool),
     Postgres(PgPool),
+}
+
+/// The database: a pool, and a count of the statements run through it (for `/metrics` and
+/// for the tests that prove a request's statement count does not grow with its rows).
+#[derive(Clone, Debug)]
+pub struct Db {
+    pub pool: Pool,
+    statements: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// One bound value. Each variant keeps its type even when NULL, so PostgreSQL gets a
@@ -260,16 +268,23 @@ impl Ex<'_> {
 }
 
 /// An open transaction; dropped without [`Tx::commit`], it rolls back.
-pub enum Tx {
+pub struct Tx {
+    pub inner: TxInner,
+    counter: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+pub enum TxInner {
     Sqlite(Transaction<'static, Sqlite>),
     Postgres(Transaction<'static, Postgres>),
 }
 
 impl Tx {
     fn ex(&mut self) -> Ex<'_> {
-        match self {
-            Tx::Sqlite(t) => Ex::SqliteConn(t),
-            Tx::Postgres(t) => Ex::PgConn(t),
+        self.counter
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        match &mut self.inner {
+            TxInner::Sqlite(t) => Ex::SqliteConn(t),
+            TxInner::Postgres(t) => Ex::PgConn(t),
         }
     }
     pub async fn fetch_all(&mut self, query: Query) -> Result<Vec<Row>, sqlx::Error> {
@@ -289,16 +304,16 @@ impl Tx {
     }
 
     pub async fn commit(self) -> Result<(), sqlx::Error> {
-        match self {
-            Tx::Sqlite(t) => t.commit().await,
-            Tx::Postgres(t) => t.commit().await,
+        match self.inner {
+            TxInner::Sqlite(t) => t.commit().await,
+            TxInner::Postgres(t) => t.commit().await,
         }
     }
 
     pub fn backend(&self) -> Backend {
-        match self {
-            Tx::Sqlite(_) => Backend::Sqlite,
-            Tx::Postgres(_) => Backend::Postgres,
+        match self.inner {
+            TxInner::Sqlite(_) => Backend::Sqlite,
+            TxInner::Postgres(_) => Backend::Postgres,
         }
     }
 }
@@ -313,7 +328,7 @@ impl Db {
                 .acquire_timeout(Duration::from_secs(10))
                 .connect(url)
                 .await?;
-            Ok(Db::Postgres(pool))
+            Ok(Db::new(Pool::Postgres(pool)))
         } else if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
@@ -325,23 +340,41 @@ impl Db {
                 .max_connections(8)
                 .connect_with(options)
                 .await?;
-            Ok(Db::Sqlite(pool))
+            Ok(Db::new(Pool::Sqlite(pool)))
         } else {
             anyhow::bail!("unsupported database URL: expected sqlite:// or postgres://")
         }
     }
 
+    fn new(pool: Pool) -> Db {
+        Db {
+            pool,
+            statements: Default::default(),
+        }
+    }
+
+    /// Statements run so far through this pool (transactions included).
+    pub fn statements(&self) -> u64 {
+        self.statements.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn counted(&self) {
+        self.statements
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
     pub fn backend(&self) -> Backend {
-        match self {
-            Db::Sqlite(_) => Backend::Sqlite,
-            Db::Postgres(_) => Backend::Postgres,
+        match self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
         }
     }
 
     fn ex(&self) -> Ex<'_> {
-        match self {
-            Db::Sqlite(p) => Ex::SqlitePool(p),
-            Db::Postgres(p) => Ex::PgPool(p),
+        self.counted();
+        match &self.pool {
+            Pool::Sqlite(p) => Ex::SqlitePool(p),
+            Pool::Postgres(p) => Ex::PgPool(p),
         }
     }
     pub async fn fetch_all(&self, query: Query) -> Result<Vec<Row>, sqlx::Error> {
@@ -363,10 +396,12 @@ impl Db {
     /// Starts a write transaction. On SQLite it is `BEGIN IMMEDIATE`, so that two writers
     /// queue on the database lock instead of failing when a read turns into a write.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
-        match self {
-            Db::Sqlite(p) => Ok(Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?)),
-            Db::Postgres(p) => Ok(Tx::Postgres(p.begin().await?)),
-        }
+        let counter = self.statements.clone();
+        let inner = match &self.pool {
+            Pool::Sqlite(p) => TxInner::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Pool::Postgres(p) => TxInner::Postgres(p.begin().await?),
+        };
+        Ok(Tx { inner, counter })
     }
 
     /// `col IN (the ids bound at $n)`, in the dialect of this backend.

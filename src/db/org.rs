@@ -119,7 +119,7 @@ fn named(r: &Row, key: &str, with_parent: bool) -> Result<NamedRow> {
 }
 
 /// Rows of one of the named tables: `user_group`, `customer`, `department`.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Named {
     Group,
     Customer,
@@ -169,6 +169,21 @@ impl Named {
             )
             .await?;
         row.map(|r| named(&r, key, self.parent())).transpose()
+    }
+
+    /// Rows among `ids`.
+    pub async fn find_many(self, db: &Db, ids: Vec<i64>) -> Result<Vec<NamedRow>> {
+        let (table, key) = self.table();
+        let mut w = super::list::Where::new(db.backend());
+        w.ids(key, ids);
+        let rows = db
+            .fetch_all(w.query(format!(
+                "SELECT {} FROM {table} WHERE {}",
+                self.cols(),
+                w.sql()
+            )))
+            .await?;
+        rows.iter().map(|r| named(r, key, self.parent())).collect()
     }
 
     pub async fn create(self, tx: &mut Tx, name: &str, parent_id: Option<i64>) -> Result<NamedRow> {

@@ -2,7 +2,8 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::list::{fetch_page, Page, PageArgs, Where};
+use super::list::{fetch_page, Page, PageArgs, Rel, Where};
+use super::Backend;
 use super::{q, Db, Row, Tx};
 use crate::authz::Scope;
 use crate::error::Result;
@@ -57,8 +58,7 @@ pub async fn list_projects(
     filter: &ProjectFilter,
     page: PageArgs,
 ) -> Result<Page<ProjectRow>> {
-    let mut w = Where::new(db.backend());
-    w.ids("project_id", scope.visible_ids().to_vec());
+    let mut w = visible(db.backend(), scope);
     if let Some(statuses) = &filter.statuses {
         let list: Vec<String> = statuses.iter().map(|s| w.arg(s.clone())).collect();
         if list.is_empty() {
@@ -214,8 +214,7 @@ pub async fn list_memberships(
     project_id: i64,
     page: PageArgs,
 ) -> Result<Page<MembershipRow>> {
-    let mut w = Where::new(db.backend());
-    w.ids("project_id", scope.visible_ids().to_vec());
+    let mut w = visible(db.backend(), scope);
     let p = w.arg(project_id);
     w.and(format!("project_id = {p}"));
     fetch_page(
@@ -341,4 +340,77 @@ pub async fn member_project_ids(db: &Db, user_id: i64) -> Result<Vec<i64>> {
         )
         .await?;
     rows.iter().map(|r| Ok(r.get("project_id")?)).collect()
+}
+
+/// Projects (and the memberships made on them) are visible per the scope.
+fn visible(backend: Backend, scope: &Scope) -> Where {
+    let mut w = Where::new(backend);
+    w.ids("project_id", scope.visible_ids().to_vec());
+    w
+}
+
+/// A project's direct sub-projects.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct ChildrenOfProject;
+
+impl Rel for ChildrenOfProject {
+    type Row = ProjectRow;
+    const COLS: &'static str = COLS;
+    const FROM: &'static str = "project";
+    const KEY: &'static str = "project_id";
+    const PARENT: &'static str = "parent_id";
+    fn filter(backend: Backend, scope: &Scope) -> Where {
+        visible(backend, scope)
+    }
+    fn map(r: &Row) -> Result<ProjectRow> {
+        from_row(r)
+    }
+}
+
+/// The memberships made on a project.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct MembersOfProject;
+
+impl Rel for MembersOfProject {
+    type Row = MembershipRow;
+    const COLS: &'static str = MEMBERSHIP_COLS;
+    const FROM: &'static str = "membership";
+    const KEY: &'static str = "membership_id";
+    const PARENT: &'static str = "project_id";
+    fn filter(backend: Backend, scope: &Scope) -> Where {
+        visible(backend, scope)
+    }
+    fn map(r: &Row) -> Result<MembershipRow> {
+        membership_from_row(r)
+    }
+}
+
+/// For each user, the projects they are a member of (directly or through a group, valid
+/// today).
+pub async fn member_project_ids_many(
+    db: &Db,
+    user_ids: Vec<i64>,
+) -> Result<std::collections::HashMap<i64, Vec<i64>>> {
+    let today = Utc::now().date_naive();
+    let mut w = Where::new(db.backend());
+    let t = w.arg(today);
+    let direct = w.ids_fragment("m.user_id", user_ids.clone());
+    let grouped = w.ids_fragment("gm.user_id", user_ids.clone());
+    let rows = db
+        .fetch_all(w.query(format!(
+            "SELECT DISTINCT COALESCE(m.user_id, gm.user_id) AS member, m.project_id
+             FROM membership m LEFT JOIN group_member gm ON gm.group_id = m.group_id
+             WHERE ({direct} OR {grouped})
+               AND (m.valid_from IS NULL OR m.valid_from <= {t})
+               AND (m.valid_until IS NULL OR m.valid_until >= {t})"
+        )))
+        .await?;
+    let mut out: std::collections::HashMap<i64, Vec<i64>> =
+        user_ids.iter().map(|u| (*u, Vec::new())).collect();
+    for r in rows {
+        out.entry(r.get("member")?)
+            .or_default()
+            .push(r.get("project_id")?);
+    }
+    Ok(out)
 }

@@ -1,8 +1,11 @@
 //! Tasks. A task is visible when its project is.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 
-use super::list::{fetch_page, Page, PageArgs, Where};
+use super::list::{fetch_page, Page, PageArgs, Rel, Where};
+use super::Backend;
 use super::{q, Db, Row, Tx};
 use crate::authz::Scope;
 use crate::error::Result;
@@ -57,8 +60,7 @@ pub async fn list_tasks(
     f: &TaskFilter,
     page: PageArgs,
 ) -> Result<Page<TaskRow>> {
-    let mut w = Where::new(db.backend());
-    w.ids("project_id", scope.visible_ids().to_vec());
+    let mut w = visible(db.backend(), scope);
     if let Some(p) = f.project_id {
         let a = w.arg(p);
         w.and(format!("project_id = {a}"));
@@ -224,4 +226,103 @@ pub async fn task_real_unscoped(db: &Db, task_id: i64) -> Result<(i64, i64)> {
         )
         .await?;
     Ok((row.get("rw")?, row.get("rc")?))
+}
+
+/// Tasks are visible when their project is.
+fn visible(backend: Backend, scope: &Scope) -> Where {
+    let mut w = Where::new(backend);
+    w.ids("project_id", scope.visible_ids().to_vec());
+    w
+}
+
+/// A project's tasks.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct TasksOfProject;
+
+impl Rel for TasksOfProject {
+    type Row = TaskRow;
+    const COLS: &'static str = COLS;
+    const FROM: &'static str = "task";
+    const KEY: &'static str = "task_id";
+    const PARENT: &'static str = "project_id";
+    fn filter(backend: Backend, scope: &Scope) -> Where {
+        visible(backend, scope)
+    }
+    fn map(r: &Row) -> Result<TaskRow> {
+        from_row(r)
+    }
+}
+
+/// Real work and cost of many tasks, from their time entries.
+pub async fn tasks_real_unscoped(db: &Db, task_ids: Vec<i64>) -> Result<HashMap<i64, (i64, i64)>> {
+    let mut w = Where::new(db.backend());
+    w.ids("task_id", task_ids);
+    let rows = db
+        .fetch_all(w.query(format!(
+            "SELECT task_id, CAST(COALESCE(SUM(hours), 0) AS BIGINT) AS rw, CAST(COALESCE(SUM(cost), 0) AS BIGINT) AS rc
+             FROM time_entry WHERE {} GROUP BY task_id",
+            w.sql()
+        )))
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.get("task_id")?, (r.get("rw")?, r.get("rc")?))))
+        .collect()
+}
+
+/// Totals of each project's own tasks and time entries (not its sub-projects').
+pub async fn own_totals_unscoped(db: &Db, project_ids: Vec<i64>) -> Result<HashMap<i64, Totals>> {
+    let mut out: HashMap<i64, Totals> = project_ids
+        .iter()
+        .map(|p| (*p, Totals::default()))
+        .collect();
+    let mut w = Where::new(db.backend());
+    w.ids("project_id", project_ids);
+    for r in db
+        .fetch_all(w.query(format!(
+            "SELECT project_id,
+                    CAST(COALESCE(SUM(validated_work), 0) AS BIGINT) AS vw,
+                    CAST(COALESCE(SUM(planned_work), 0) AS BIGINT) AS pw,
+                    CAST(COALESCE(SUM(left_work), 0) AS BIGINT) AS lw,
+                    CAST(COALESCE(SUM(validated_cost), 0) AS BIGINT) AS vc,
+                    CAST(COALESCE(SUM(planned_cost), 0) AS BIGINT) AS pc
+             FROM task WHERE {} GROUP BY project_id",
+            w.sql()
+        )))
+        .await?
+    {
+        let t = out.entry(r.get("project_id")?).or_default();
+        t.validated_work = r.get("vw")?;
+        t.planned_work = r.get("pw")?;
+        t.left_work = r.get("lw")?;
+        t.validated_cost = r.get("vc")?;
+        t.planned_cost = r.get("pc")?;
+    }
+    for r in db
+        .fetch_all(w.query(format!(
+            "SELECT project_id, CAST(COALESCE(SUM(hours), 0) AS BIGINT) AS rw, CAST(COALESCE(SUM(cost), 0) AS BIGINT) AS rc
+             FROM time_entry WHERE {} GROUP BY project_id",
+            w.sql()
+        )))
+        .await?
+    {
+        let t = out.entry(r.get("project_id")?).or_default();
+        t.real_work = r.get("rw")?;
+        t.real_cost = r.get("rc")?;
+    }
+    Ok(out)
+}
+
+impl std::ops::Add for Totals {
+    type Output = Totals;
+    fn add(self, o: Totals) -> Totals {
+        Totals {
+            validated_work: self.validated_work + o.validated_work,
+            planned_work: self.planned_work + o.planned_work,
+            left_work: self.left_work + o.left_work,
+            validated_cost: self.validated_cost + o.validated_cost,
+            planned_cost: self.planned_cost + o.planned_cost,
+            real_work: self.real_work + o.real_work,
+            real_cost: self.real_cost + o.real_cost,
+        }
+    }
 }

@@ -2,6 +2,7 @@
 
 pub mod connection;
 pub mod ids;
+pub mod loaders;
 pub mod mutation;
 pub mod objects;
 pub mod query;
@@ -53,6 +54,8 @@ pub struct RequestCtx {
     pub logged_in: std::sync::OnceLock<i64>,
     scope: tokio::sync::OnceCell<Arc<Scope>>,
     redacted: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+    /// Batched loads of this request, with its scope.
+    pub loader: std::sync::OnceLock<loaders::RequestLoader>,
 }
 
 impl RequestCtx {
@@ -62,6 +65,7 @@ impl RequestCtx {
             logged_in: std::sync::OnceLock::new(),
             scope: tokio::sync::OnceCell::new(),
             redacted: Mutex::new(BTreeMap::new()),
+            loader: std::sync::OnceLock::new(),
         }
     }
 

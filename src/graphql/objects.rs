@@ -2,20 +2,23 @@
 
 use async_graphql::{Context, Enum, Interface, Object, SimpleObject, ID};
 
-use super::connection::{connection, page_args};
+use super::connection::connection;
 use super::ids::encode;
+use super::loaders::{
+    self, MemberProjectsKey, NamedKey, OwnTotalsKey, ProfileKey, ProjectKey, VisibleUserKey,
+};
 use super::scalars::hours;
 use super::scalars::{Date, DateTime, Decimal};
 use super::work::{
     figure_over, figures, Document, DocumentConnection, Figure, FolderRule, Invoice,
-    InvoiceConnection, LazyTotals, Task, TaskConnection, TimeEntry, TimeEntryConnection,
+    InvoiceConnection, Task, TaskConnection, TimeEntry, TimeEntryConnection,
 };
 use super::{guard, scope, state, viewer};
 use crate::authz::{GrantVia, HiddenReason, Right};
 use crate::db::audit::EventRow;
 use crate::db::credentials::ApiKeyRow;
 use crate::db::org::{Named, NamedRow, ProfileRow};
-use crate::db::projects::{self, MembershipRow, ProjectFilter, ProjectRow};
+use crate::db::projects::{self, MembershipRow, ProjectRow};
 use crate::db::tasks::Totals;
 use crate::db::users::{self, UserRow};
 use crate::error::Result;
@@ -103,7 +106,9 @@ impl User {
             return Ok(true);
         }
         let s = scope(ctx).await?;
-        let projects = projects::member_project_ids(&state(ctx).db, self.0.id).await?;
+        let projects = loaders::one(ctx, MemberProjectsKey(self.0.id))
+            .await?
+            .unwrap_or_default();
         Ok(projects.iter().any(|p| s.can(*p, Right::SeeCost)))
     }
 
@@ -167,11 +172,9 @@ impl User {
             super::redact(ctx, "User.profile", Right::Admin);
             return Ok(None);
         }
-        Ok(
-            crate::db::org::find_profile(&state(ctx).db, self.0.profile_id)
-                .await?
-                .map(Profile),
-        )
+        Ok(loaders::one(ctx, ProfileKey(self.0.profile_id))
+            .await?
+            .map(Profile))
     }
     /// Cost per hour. Needs ADMIN, being this user, or SEE_COST on a project they are a
     /// member of.
@@ -209,7 +212,7 @@ impl User {
 
 async fn named_opt(ctx: &Context<'_>, kind: Named, id: Option<i64>) -> Result<Option<NamedRow>> {
     match id {
-        Some(id) => kind.find(&state(ctx).db, id).await,
+        Some(id) => loaders::one(ctx, NamedKey(kind, id)).await,
         None => Ok(None),
     }
 }
@@ -297,11 +300,11 @@ impl Department {
 
 /// A project or sub-project.
 #[derive(Clone)]
-pub struct Project(pub ProjectRow, LazyTotals);
+pub struct Project(pub ProjectRow);
 
 impl Project {
     pub fn new(row: ProjectRow) -> Self {
-        Project(row, LazyTotals::default())
+        Project(row)
     }
 
     /// A roll-up over this project and all its sub-projects: shown only when one of the
@@ -315,7 +318,8 @@ impl Project {
         let s = scope(ctx).await?;
         let ids = s.subtree(self.0.id);
         figure_over(ctx, fig, &ids, || async {
-            Ok(f(self.1.get(ctx, ids.clone()).await?))
+            let own = loaders::many(ctx, ids.iter().map(|p| OwnTotalsKey(*p))).await?;
+            Ok(f(own.into_values().fold(Totals::default(), |a, b| a + b)))
         })
         .await
     }
@@ -366,20 +370,17 @@ impl Project {
         let Some(parent) = self.0.parent_id else {
             return Ok(None);
         };
-        let s = scope(ctx).await?;
-        Ok(projects::find_project(&state(ctx).db, &s, parent)
+        Ok(loaders::one(ctx, ProjectKey(parent))
             .await?
             .map(Project::new))
     }
     /// The ancestors the caller may see, nearest first.
     async fn ancestors(&self, ctx: &Context<'_>) -> Result<Vec<Project>> {
-        let s = scope(ctx).await?;
-        let db = &state(ctx).db;
         let mut out = Vec::new();
         let mut next = self.0.parent_id;
         // Walk up through the rows the caller may see; a hidden ancestor ends the chain.
         while let Some(id) = next {
-            match projects::find_project(db, &s, id).await? {
+            match loaders::one(ctx, ProjectKey(id)).await? {
                 Some(p) => {
                     next = p.parent_id;
                     out.push(Project::new(p));
@@ -396,13 +397,8 @@ impl Project {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<ProjectConnection> {
-        let s = scope(ctx).await?;
-        let args = page_args(first, after)?;
-        let filter = ProjectFilter {
-            parent_id: Some(self.0.id),
-            ..Default::default()
-        };
-        let page = projects::list_projects(&state(ctx).db, &s, &filter, args).await?;
+        let (page, args) =
+            loaders::children::<projects::ChildrenOfProject>(ctx, self.0.id, first, after).await?;
         Ok(ProjectConnection::new(page, args, Project::new))
     }
     /// Whether memberships of the parent apply here too. False makes this project a
@@ -417,9 +413,8 @@ impl Project {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<MembershipConnection> {
-        let s = scope(ctx).await?;
-        let args = page_args(first, after)?;
-        let page = projects::list_memberships(&state(ctx).db, &s, self.0.id, args).await?;
+        let (page, args) =
+            loaders::children::<projects::MembersOfProject>(ctx, self.0.id, first, after).await?;
         Ok(MembershipConnection::new(page, args, Membership))
     }
     /// The caller's effective project rights here.
@@ -485,11 +480,10 @@ impl Project {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<TaskConnection> {
-        let filter = crate::db::tasks::TaskFilter {
-            project_id: Some(self.0.id),
-            ..Default::default()
-        };
-        super::query::task_page(ctx, filter, first, after).await
+        let (page, args) =
+            loaders::children::<crate::db::tasks::TasksOfProject>(ctx, self.0.id, first, after)
+                .await?;
+        Ok(TaskConnection::new(page, args, Task::new))
     }
     /// Time logged on the project's own tasks that the caller may see.
     async fn time_entries(
@@ -498,11 +492,10 @@ impl Project {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<TimeEntryConnection> {
-        let filter = crate::db::entries::EntryFilter {
-            project_ids: Some(vec![self.0.id]),
-            ..Default::default()
-        };
-        super::query::time_entry_page(ctx, filter, first, after).await
+        let (page, args) =
+            loaders::children::<crate::db::entries::EntriesOfProject>(ctx, self.0.id, first, after)
+                .await?;
+        Ok(TimeEntryConnection::new(page, args, TimeEntry))
     }
     /// The project's documents that the caller may see.
     async fn documents(
@@ -511,11 +504,11 @@ impl Project {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<DocumentConnection> {
-        let filter = crate::db::documents::DocumentFilter {
-            project_id: Some(self.0.id),
-            ..Default::default()
-        };
-        super::query::document_page(ctx, filter, first, after).await
+        let (page, args) = loaders::children::<crate::db::documents::DocumentsOfProject>(
+            ctx, self.0.id, first, after,
+        )
+        .await?;
+        Ok(DocumentConnection::new(page, args, Document))
     }
     /// The project's invoices, with VIEW_INVOICES.
     async fn invoices(
@@ -524,11 +517,11 @@ impl Project {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<InvoiceConnection> {
-        let filter = crate::db::invoices::InvoiceFilter {
-            project_id: Some(self.0.id),
-            ..Default::default()
-        };
-        super::query::invoice_page(ctx, filter, first, after).await
+        let (page, args) = loaders::children::<crate::db::invoices::InvoicesOfProject>(
+            ctx, self.0.id, first, after,
+        )
+        .await?;
+        Ok(InvoiceConnection::new(page, args, Invoice))
     }
     /// Rules restricting the project's folders; only MANAGE_DOCUMENTS holders see them.
     async fn folder_rules(&self, ctx: &Context<'_>) -> Result<Vec<FolderRule>> {
@@ -563,25 +556,16 @@ impl Membership {
         encode("Membership", self.0.id)
     }
     async fn project(&self, ctx: &Context<'_>) -> Result<Option<Project>> {
-        let s = scope(ctx).await?;
-        Ok(
-            projects::find_project(&state(ctx).db, &s, self.0.project_id)
-                .await?
-                .map(Project::new),
-        )
+        Ok(loaders::one(ctx, ProjectKey(self.0.project_id))
+            .await?
+            .map(Project::new))
     }
     /// The member user (one of user and group is set).
     async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>> {
         let Some(id) = self.0.user_id else {
             return Ok(None);
         };
-        let s = scope(ctx).await?;
-        Ok(
-            users::list_visible_users_by_ids(&state(ctx).db, &s, vec![id])
-                .await?
-                .pop()
-                .map(User),
-        )
+        Ok(loaders::one(ctx, VisibleUserKey(id)).await?.map(User))
     }
     /// The member group (one of user and group is set).
     async fn group(&self, ctx: &Context<'_>) -> Result<Option<Group>> {
@@ -590,11 +574,9 @@ impl Membership {
             .map(|o| o.map(Group))
     }
     async fn profile(&self, ctx: &Context<'_>) -> Result<Option<Profile>> {
-        Ok(
-            crate::db::org::find_profile(&state(ctx).db, self.0.profile_id)
-                .await?
-                .map(Profile),
-        )
+        Ok(loaders::one(ctx, ProfileKey(self.0.profile_id))
+            .await?
+            .map(Profile))
     }
     /// First day the membership counts; none means always.
     async fn valid_from(&self) -> Option<Date> {

@@ -1,22 +1,21 @@
 //! Object types of project work: tasks, time entries, documents, folder rules, invoices.
 
-use std::sync::Arc;
-
 use async_graphql::{Context, Enum, Object, SimpleObject, ID};
-use tokio::sync::OnceCell;
 
 use super::connection::connection;
 use super::ids::encode;
+use super::loaders::{
+    self, InvoiceKey, LinesKey, NamedKey, ProjectKey, TaskKey, TaskRealKey, UserKey,
+};
 use super::objects::{Customer, Group, Project, User};
 use super::scalars::{hours, Date, DateTime, Decimal};
-use super::{guard, redact, scope, state};
+use super::{guard, redact, scope};
 use crate::authz::Right;
 use crate::db::documents::{DocumentRow, FolderRuleRow};
 use crate::db::entries::EntryRow;
-use crate::db::invoices::{self, InvoiceRow};
+use crate::db::invoices::InvoiceRow;
 use crate::db::org::Named;
-use crate::db::tasks::{self, TaskRow, Totals};
-use crate::db::{projects, users};
+use crate::db::tasks::{TaskRow, Totals};
 use crate::error::Result;
 
 connection!(TaskConnection, TaskEdge, Task, "tasks");
@@ -109,20 +108,6 @@ where
     }
 }
 
-/// Lazily computed roll-up totals of a project's subtree.
-#[derive(Clone, Default)]
-pub struct LazyTotals(Arc<OnceCell<Totals>>);
-
-impl LazyTotals {
-    pub async fn get(&self, ctx: &Context<'_>, ids: Vec<i64>) -> Result<Totals> {
-        let db = &state(ctx).db;
-        Ok(*self
-            .0
-            .get_or_try_init(|| tasks::totals_unscoped(db, ids))
-            .await?)
-    }
-}
-
 /// Progress of a task.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 pub enum TaskStatus {
@@ -168,7 +153,9 @@ impl Task {
         let ids = [self.row.project_id];
         figure_over(ctx, fig, &ids, || async {
             let totals = if fig.field.starts_with("Task.real") {
-                let (rw, rc) = tasks::task_real_unscoped(&state(ctx).db, self.row.id).await?;
+                let (rw, rc) = loaders::one(ctx, TaskRealKey(self.row.id))
+                    .await?
+                    .unwrap_or((0, 0));
                 Totals {
                     real_work: rw,
                     real_cost: rc,
@@ -196,12 +183,9 @@ impl Task {
         TaskStatus::parse(&self.row.status)
     }
     async fn project(&self, ctx: &Context<'_>) -> Result<Option<Project>> {
-        let s = scope(ctx).await?;
-        Ok(
-            projects::find_project(&state(ctx).db, &s, self.row.project_id)
-                .await?
-                .map(Project::new),
-        )
+        Ok(loaders::one(ctx, ProjectKey(self.row.project_id))
+            .await?
+            .map(Project::new))
     }
     /// Who does the task (name only, unless the caller may see more of them).
     async fn assignee(&self, ctx: &Context<'_>) -> Result<Option<User>> {
@@ -214,11 +198,10 @@ impl Task {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<TimeEntryConnection> {
-        let filter = crate::db::entries::EntryFilter {
-            task_id: Some(self.row.id),
-            ..Default::default()
-        };
-        super::query::time_entry_page(ctx, filter, first, after).await
+        let (page, args) =
+            loaders::children::<crate::db::entries::EntriesOfTask>(ctx, self.row.id, first, after)
+                .await?;
+        Ok(TimeEntryConnection::new(page, args, TimeEntry))
     }
     /// Agreed baseline work, hours. Needs SEE_VALIDATED_WORK or SEE_WORK.
     async fn validated_work(&self, ctx: &Context<'_>) -> Result<Option<f64>> {
@@ -272,9 +255,7 @@ impl Task {
 /// A user referenced by a visible row: their name may be shown; the User type guards the rest.
 pub async fn user_by_id(ctx: &Context<'_>, id: Option<i64>) -> Result<Option<User>> {
     match id {
-        Some(id) => Ok(users::find_user_unscoped(&state(ctx).db, id)
-            .await?
-            .map(User)),
+        Some(id) => Ok(loaders::one(ctx, UserKey(id)).await?.map(User)),
         None => Ok(None),
     }
 }
@@ -305,18 +286,14 @@ impl TimeEntry {
         user_by_id(ctx, Some(self.0.user_id)).await
     }
     async fn task(&self, ctx: &Context<'_>) -> Result<Option<Task>> {
-        let s = scope(ctx).await?;
-        Ok(tasks::find_task(&state(ctx).db, &s, self.0.task_id)
+        Ok(loaders::one(ctx, TaskKey(self.0.task_id))
             .await?
             .map(Task::new))
     }
     async fn project(&self, ctx: &Context<'_>) -> Result<Option<Project>> {
-        let s = scope(ctx).await?;
-        Ok(
-            projects::find_project(&state(ctx).db, &s, self.0.project_id)
-                .await?
-                .map(Project::new),
-        )
+        Ok(loaders::one(ctx, ProjectKey(self.0.project_id))
+            .await?
+            .map(Project::new))
     }
     async fn date(&self) -> Date {
         Date(self.0.date)
@@ -360,10 +337,7 @@ impl TimeEntry {
         let Some(id) = self.0.invoice_id else {
             return Ok(None);
         };
-        let s = scope(ctx).await?;
-        Ok(invoices::find_invoice(&state(ctx).db, &s, id)
-            .await?
-            .map(Invoice))
+        Ok(loaders::one(ctx, InvoiceKey(id)).await?.map(Invoice))
     }
     async fn note(&self) -> Option<&str> {
         self.0.note.as_deref()
@@ -402,12 +376,9 @@ impl Document {
         encode("Document", self.0.id)
     }
     async fn project(&self, ctx: &Context<'_>) -> Result<Option<Project>> {
-        let s = scope(ctx).await?;
-        Ok(
-            projects::find_project(&state(ctx).db, &s, self.0.project_id)
-                .await?
-                .map(Project::new),
-        )
+        Ok(loaders::one(ctx, ProjectKey(self.0.project_id))
+            .await?
+            .map(Project::new))
     }
     /// Folder path; empty for the archive's root.
     async fn folder(&self) -> &str {
@@ -452,19 +423,18 @@ impl FolderRule {
         &self.0.folder
     }
     async fn project(&self, ctx: &Context<'_>) -> Result<Option<Project>> {
-        let s = scope(ctx).await?;
-        Ok(
-            projects::find_project(&state(ctx).db, &s, self.0.project_id)
-                .await?
-                .map(Project::new),
-        )
+        Ok(loaders::one(ctx, ProjectKey(self.0.project_id))
+            .await?
+            .map(Project::new))
     }
     async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>> {
         user_by_id(ctx, self.0.user_id).await
     }
     async fn group(&self, ctx: &Context<'_>) -> Result<Option<Group>> {
         Ok(match self.0.group_id {
-            Some(id) => Named::Group.find(&state(ctx).db, id).await?.map(Group),
+            Some(id) => loaders::one(ctx, NamedKey(Named::Group, id))
+                .await?
+                .map(Group),
             None => None,
         })
     }
@@ -504,20 +474,16 @@ impl Invoice {
     }
     async fn customer(&self, ctx: &Context<'_>) -> Result<Option<Customer>> {
         Ok(match self.0.customer_id {
-            Some(id) => Named::Customer
-                .find(&state(ctx).db, id)
+            Some(id) => loaders::one(ctx, NamedKey(Named::Customer, id))
                 .await?
                 .map(Customer),
             None => None,
         })
     }
     async fn project(&self, ctx: &Context<'_>) -> Result<Option<Project>> {
-        let s = scope(ctx).await?;
-        Ok(
-            projects::find_project(&state(ctx).db, &s, self.0.project_id)
-                .await?
-                .map(Project::new),
-        )
+        Ok(loaders::one(ctx, ProjectKey(self.0.project_id))
+            .await?
+            .map(Project::new))
     }
     async fn period_start(&self) -> Date {
         Date(self.0.period_start)
@@ -533,8 +499,9 @@ impl Invoice {
         }
     }
     async fn lines(&self, ctx: &Context<'_>) -> Result<Vec<InvoiceLine>> {
-        Ok(invoices::list_lines(&state(ctx).db, self.0.id)
+        Ok(loaders::one(ctx, LinesKey(self.0.id))
             .await?
+            .unwrap_or_default()
             .into_iter()
             .map(|l| InvoiceLine {
                 description: l.description,

@@ -60,7 +60,7 @@ pub async fn fresh_database() -> (String, Cleanup) {
                 .execute(q(format!("CREATE DATABASE {name}")))
                 .await
                 .expect("create test database");
-            if let Db::Postgres(p) = admin {
+            if let portico::db::Pool::Postgres(p) = admin.pool {
                 p.close().await;
             }
             let url = with_database(&admin_url, &name);

@@ -1,0 +1,239 @@
+//! Batched loads: one statement per relation and query level, however many rows a page
+//! holds. A [`Loaders`] is made per request and carries that request's scope, so batched
+//! loads obey the same visibility rules as the top-level lists.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
+use async_graphql::Context;
+
+use crate::authz::Scope;
+use crate::db::invoices::{InvoiceRow, LineRow};
+use crate::db::list::{fetch_children, Page, PageArgs, Rel};
+use crate::db::org::{Named, NamedRow, ProfileRow};
+use crate::db::projects::ProjectRow;
+use crate::db::tasks::{TaskRow, Totals};
+use crate::db::users::UserRow;
+use crate::db::{invoices, org, projects, tasks, users, Db};
+use crate::error::{Error, Result};
+
+/// The loaders of one request.
+pub struct Loaders {
+    db: Db,
+    scope: Arc<Scope>,
+}
+
+pub type RequestLoader = DataLoader<Loaders, HashMapCache>;
+
+pub fn new(db: Db, scope: Arc<Scope>) -> RequestLoader {
+    DataLoader::with_cache(Loaders { db, scope }, tokio::spawn, HashMapCache::default())
+}
+
+/// Loader errors are shared between the waiting resolvers.
+pub type LoadError = Arc<Error>;
+
+fn shared(e: Error) -> LoadError {
+    Arc::new(e)
+}
+
+/// Back from a shared loader error to the one error type (its cause is logged and masked
+/// like any internal error; the public codes survive).
+pub fn unshare(e: LoadError) -> Error {
+    match Arc::try_unwrap(e) {
+        Ok(e) => e,
+        Err(shared) => match &*shared {
+            Error::Unauthenticated => Error::Unauthenticated,
+            Error::NotFound => Error::NotFound,
+            Error::Forbidden(m) => Error::Forbidden(m.clone()),
+            Error::Conflict(m) => Error::Conflict(m.clone()),
+            Error::RateLimited => Error::RateLimited,
+            Error::BadInput { field, message } => Error::bad_input(field.clone(), message.clone()),
+            other => Error::Other(anyhow::anyhow!("{other:?}")),
+        },
+    }
+}
+
+/// One page of a nested list of the parent `.0`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PageKey<R: Rel>(pub i64, pub PageArgs, pub R);
+
+impl<R: Rel> Loader<PageKey<R>> for Loaders {
+    type Value = Page<R::Row>;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[PageKey<R>],
+    ) -> Result<HashMap<PageKey<R>, Self::Value>, LoadError> {
+        let mut by_args: HashMap<PageArgs, Vec<i64>> = HashMap::new();
+        for k in keys {
+            by_args.entry(k.1).or_default().push(k.0);
+        }
+        let mut out = HashMap::new();
+        for (args, parents) in by_args {
+            let pages = fetch_children::<R>(&self.db, &self.scope, &parents, args)
+                .await
+                .map_err(shared)?;
+            for (parent, page) in pages {
+                out.insert(PageKey(parent, args, keys[0].2), page);
+            }
+        }
+        Ok(out)
+    }
+}
+
+macro_rules! by_id_loader {
+    ($key:ident, $value:ty, |$self:ident, $ids:ident| $body:expr) => {
+        #[derive(Clone, Copy, PartialEq, Eq, Hash)]
+        pub struct $key(pub i64);
+
+        impl Loader<$key> for Loaders {
+            type Value = $value;
+            type Error = LoadError;
+
+            async fn load(&$self, keys: &[$key]) -> Result<HashMap<$key, $value>, LoadError> {
+                let $ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+                let found: Result<HashMap<i64, $value>> = $body;
+                Ok(found.map_err(shared)?.into_iter().map(|(k, v)| ($key(k), v)).collect())
+            }
+        }
+    };
+}
+
+by_id_loader!(ProjectKey, ProjectRow, |self, ids| Ok(
+    projects::list_projects_by_ids(&self.db, &self.scope, ids)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p))
+        .collect()
+));
+
+by_id_loader!(TaskKey, TaskRow, |self, ids| Ok(tasks::list_tasks_by_ids(
+    &self.db,
+    &self.scope,
+    ids
+)
+.await?
+.into_iter()
+.map(|t| (t.id, t))
+.collect()));
+
+by_id_loader!(InvoiceKey, InvoiceRow, |self, ids| Ok(
+    invoices::list_invoices_by_ids(&self.db, &self.scope, ids)
+        .await?
+        .into_iter()
+        .map(|i| (i.id, i))
+        .collect()
+));
+
+// Users named by a visible row: the caller may see their name; the User type guards the rest.
+by_id_loader!(UserKey, UserRow, |self, ids| Ok(
+    users::list_users_by_ids_unscoped(&self.db, ids)
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u))
+        .collect()
+));
+
+// Users the caller may see as such (themself, co-members, everyone for ADMIN).
+by_id_loader!(VisibleUserKey, UserRow, |self, ids| Ok(
+    users::list_visible_users_by_ids(&self.db, &self.scope, ids)
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u))
+        .collect()
+));
+
+by_id_loader!(ProfileKey, ProfileRow, |self, ids| Ok(org::list_profiles(
+    &self.db
+)
+.await?
+.into_iter()
+.filter(|p| ids.contains(&p.id))
+.map(|p| (p.id, p))
+.collect()));
+
+by_id_loader!(TaskRealKey, (i64, i64), |self, ids| {
+    tasks::tasks_real_unscoped(&self.db, ids).await
+});
+
+by_id_loader!(OwnTotalsKey, Totals, |self, ids| {
+    tasks::own_totals_unscoped(&self.db, ids).await
+});
+
+by_id_loader!(MemberProjectsKey, Vec<i64>, |self, ids| {
+    projects::member_project_ids_many(&self.db, ids).await
+});
+
+by_id_loader!(LinesKey, Vec<LineRow>, |self, ids| {
+    invoices::list_lines_many(&self.db, ids).await
+});
+
+/// A group, customer or department by id.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NamedKey(pub Named, pub i64);
+
+impl Loader<NamedKey> for Loaders {
+    type Value = NamedRow;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[NamedKey]) -> Result<HashMap<NamedKey, NamedRow>, LoadError> {
+        let mut by_kind: HashMap<Named, Vec<i64>> = HashMap::new();
+        for k in keys {
+            by_kind.entry(k.0).or_default().push(k.1);
+        }
+        let mut out = HashMap::new();
+        for (kind, ids) in by_kind {
+            for row in kind.find_many(&self.db, ids).await.map_err(shared)? {
+                out.insert(NamedKey(kind, row.id), row);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The request's loader (made with its scope on first use).
+pub async fn loader<'a>(ctx: &Context<'a>) -> Result<&'a RequestLoader> {
+    let rc = super::req(ctx);
+    let scope = super::scope(ctx).await?;
+    let db = super::state(ctx).db.clone();
+    Ok(rc.loader.get_or_init(|| new(db, scope)))
+}
+
+/// Loads one value by key.
+pub async fn one<K>(ctx: &Context<'_>, key: K) -> Result<Option<<Loaders as Loader<K>>::Value>>
+where
+    K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+    Loaders: Loader<K, Error = LoadError>,
+{
+    loader(ctx).await?.load_one(key).await.map_err(unshare)
+}
+
+/// Loads many values by key.
+pub async fn many<K, I>(
+    ctx: &Context<'_>,
+    keys: I,
+) -> Result<HashMap<K, <Loaders as Loader<K>>::Value>>
+where
+    K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+    I: IntoIterator<Item = K>,
+    Loaders: Loader<K, Error = LoadError>,
+{
+    loader(ctx).await?.load_many(keys).await.map_err(unshare)
+}
+
+/// A nested connection's page: validates `first`/`after`, then loads in a batch with the
+/// same pages of sibling parents.
+pub async fn children<R: Rel + Default>(
+    ctx: &Context<'_>,
+    parent: i64,
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<(Page<R::Row>, PageArgs)> {
+    let args = super::connection::page_args(first, after)?;
+    let page = one(ctx, PageKey(parent, args, R::default()))
+        .await?
+        .ok_or_else(|| Error::Other(anyhow::anyhow!("a batched page went missing")))?;
+    Ok((page, args))
+}
