@@ -584,6 +584,12 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
             m.seconds_micros.load(Ordering::Relaxed) as f64 / 1e6
         ),
     );
+    line(
+        "portico_db_statements_total",
+        "SQL statements run.",
+        "counter",
+        shared.state.db.statements().to_string(),
+    );
     if let Some(rss) = resident_bytes() {
         line(
             "process_resident_memory_bytes",

@@ -25,6 +25,8 @@ pub struct AppState {
     pub hasher: Hasher,
     pub session_ttl: chrono::Duration,
     pub metrics: Arc<http::Metrics>,
+    /// Callers' scopes, valid while the database's access version stays the same.
+    pub access: Arc<authz::load::AccessCache>,
 }
 
 impl AppState {
@@ -34,6 +36,7 @@ impl AppState {
             hasher: Hasher::new(hash_threads),
             session_ttl: chrono::Duration::hours(session_ttl_hours.into()),
             metrics: Arc::new(http::Metrics::default()),
+            access: Arc::new(authz::load::AccessCache::default()),
         }
     }
 }

@@ -1,11 +1,18 @@
-//! Loading the [`Facts`] of one caller: a handful of indexed queries, whatever the number of
-//! projects the caller can see.
+//! Loading the [`Facts`] of one caller, and caching the resulting [`Scope`].
+//!
+//! The facts shared by every caller (profiles, the project tree, departments) and each
+//! caller's scope are cached per process, keyed by `access_version`: a counter that database
+//! triggers bump in the same transaction as any change to memberships, profiles, groups,
+//! projects' place, status or department, departments, or users' profile and department.
+//! Every request reads the counter first (one indexed single-row read), so a change is
+//! visible on the very next request, on every server process sharing the database.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
-use chrono::Utc;
+use chrono::{NaiveDate, Utc};
 
-use super::{Facts, MembershipFacts, ProjectFacts, Right, RightSet};
+use super::{children_of, Facts, MembershipFacts, ProjectFacts, Right, RightSet, Scope};
 use crate::db::{q, Db};
 use crate::error::Result;
 
@@ -29,16 +36,17 @@ pub async fn profile_rights(db: &Db) -> Result<HashMap<i64, RightSet>> {
     Ok(out)
 }
 
-/// The facts about `user_id`, narrowed to `key_projects` when an API key says so.
-pub async fn facts(
-    db: &Db,
-    user_id: i64,
-    profile_id: i64,
-    department_id: Option<i64>,
-    key_projects: Option<Vec<i64>>,
-) -> Result<Facts> {
-    let profiles = profile_rights(db).await?;
+/// The facts every caller shares.
+#[derive(Clone)]
+struct Shared {
+    profiles: Arc<HashMap<i64, RightSet>>,
+    projects: Arc<HashMap<i64, ProjectFacts>>,
+    departments: Arc<HashMap<i64, Option<i64>>>,
+    children: Arc<HashMap<i64, Vec<i64>>>,
+}
 
+async fn load_shared(db: &Db) -> Result<Shared> {
+    let profiles = profile_rights(db).await?;
     let mut projects = HashMap::new();
     for row in db
         .fetch_all(q(
@@ -57,18 +65,24 @@ pub async fn facts(
             },
         );
     }
-
     let mut departments = HashMap::new();
-    if department_id.is_some() {
-        for row in db
-            .fetch_all(q("SELECT department_id, parent_id FROM department"))
-            .await?
-        {
-            departments.insert(row.get("department_id")?, row.get("parent_id")?);
-        }
+    for row in db
+        .fetch_all(q("SELECT department_id, parent_id FROM department"))
+        .await?
+    {
+        departments.insert(row.get("department_id")?, row.get("parent_id")?);
     }
+    let children = children_of(&projects);
+    Ok(Shared {
+        profiles: Arc::new(profiles),
+        projects: Arc::new(projects),
+        departments: Arc::new(departments),
+        children: Arc::new(children),
+    })
+}
 
-    let mut memberships = Vec::new();
+async fn memberships(db: &Db, user_id: i64) -> Result<Vec<MembershipFacts>> {
+    let mut out = Vec::new();
     for row in db
         .fetch_all(
             q(
@@ -81,7 +95,7 @@ pub async fn facts(
         )
         .await?
     {
-        memberships.push(MembershipFacts {
+        out.push(MembershipFacts {
             membership_id: row.get("membership_id")?,
             project_id: row.get("project_id")?,
             group_id: row.get("group_id")?,
@@ -90,16 +104,102 @@ pub async fn facts(
             valid_until: row.get("valid_until")?,
         });
     }
+    Ok(out)
+}
 
-    Ok(Facts {
-        user_id,
-        profile_id,
-        department_id,
-        profiles,
-        projects,
-        departments,
+/// Who the scope is for.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Subject {
+    pub user_id: i64,
+    pub profile_id: i64,
+    pub department_id: Option<i64>,
+    /// An API key narrowed to these projects (and their sub-projects).
+    pub key_projects: Option<Vec<i64>>,
+}
+
+fn facts_from(
+    shared: Shared,
+    subject: &Subject,
+    memberships: Vec<MembershipFacts>,
+    today: NaiveDate,
+) -> Facts {
+    Facts {
+        user_id: subject.user_id,
+        profile_id: subject.profile_id,
+        department_id: subject.department_id,
+        profiles: shared.profiles,
+        projects: shared.projects,
+        departments: shared.departments,
+        children: shared.children,
         memberships,
-        key_projects,
-        today: Utc::now().date_naive(),
-    })
+        key_projects: subject.key_projects.clone(),
+        today,
+    }
+}
+
+/// The facts about a subject, uncached (for explanations).
+pub async fn facts(db: &Db, subject: &Subject) -> Result<Facts> {
+    let shared = load_shared(db).await?;
+    let m = memberships(db, subject.user_id).await?;
+    Ok(facts_from(shared, subject, m, Utc::now().date_naive()))
+}
+
+/// How many scopes a process keeps before starting over.
+const MAX_CACHED_SCOPES: usize = 10_000;
+
+#[derive(Default)]
+struct CacheInner {
+    version: i64,
+    shared: Option<Shared>,
+    scopes: HashMap<(Subject, NaiveDate), Arc<Scope>>,
+}
+
+/// Scopes of recent callers, valid while `access_version` stays the same.
+#[derive(Default)]
+pub struct AccessCache {
+    inner: Mutex<CacheInner>,
+}
+
+impl AccessCache {
+    /// The subject's scope: from the cache when nothing has changed, else computed.
+    pub async fn scope(&self, db: &Db, subject: Subject) -> Result<Arc<Scope>> {
+        let version: i64 = db
+            .fetch_one(q("SELECT version FROM access_version WHERE id = 1"))
+            .await?
+            .get("version")?;
+        let today = Utc::now().date_naive();
+        let key = (subject, today);
+        let shared = {
+            let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            if version > inner.version {
+                *inner = CacheInner {
+                    version,
+                    ..Default::default()
+                };
+            }
+            if version == inner.version {
+                if let Some(s) = inner.scopes.get(&key) {
+                    return Ok(s.clone());
+                }
+                inner.shared.clone()
+            } else {
+                None
+            }
+        };
+        let shared = match shared {
+            Some(s) => s,
+            None => load_shared(db).await?,
+        };
+        let m = memberships(db, key.0.user_id).await?;
+        let scope = Arc::new(facts_from(shared.clone(), &key.0, m, today).scope());
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if version == inner.version {
+            inner.shared = Some(shared);
+            if inner.scopes.len() >= MAX_CACHED_SCOPES {
+                inner.scopes.clear();
+            }
+            inner.scopes.insert(key, scope.clone());
+        }
+        Ok(scope)
+    }
 }

@@ -17,6 +17,7 @@ pub mod load;
 pub mod rights;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 
@@ -56,10 +57,12 @@ pub struct Facts {
     pub profile_id: i64,
     pub department_id: Option<i64>,
     /// Rights of every profile.
-    pub profiles: HashMap<i64, RightSet>,
-    pub projects: HashMap<i64, ProjectFacts>,
+    pub profiles: Arc<HashMap<i64, RightSet>>,
+    pub projects: Arc<HashMap<i64, ProjectFacts>>,
     /// Department id to its parent.
-    pub departments: HashMap<i64, Option<i64>>,
+    pub departments: Arc<HashMap<i64, Option<i64>>>,
+    /// The project tree, parent to children (derived from `projects`).
+    pub children: Arc<HashMap<i64, Vec<i64>>>,
     /// The subject's memberships, valid or not (explanations need the invalid ones too).
     pub memberships: Vec<MembershipFacts>,
     /// An API key narrowed to these projects (and their sub-projects).
@@ -334,18 +337,13 @@ impl Facts {
         }
         let mut visible_ids: Vec<i64> = rights.keys().copied().collect();
         visible_ids.sort_unstable();
-        let mut children: HashMap<i64, Vec<i64>> = HashMap::new();
-        for (&id, f) in &self.projects {
-            if let Some(parent) = f.parent_id {
-                children.entry(parent).or_default().push(id);
-            }
-        }
+
         Scope {
             user_id: self.user_id,
             global,
             rights,
             visible_ids,
-            children,
+            children: self.children.clone(),
         }
     }
 }
@@ -372,7 +370,7 @@ pub struct Scope {
     visible_ids: Vec<i64>,
     /// The whole project tree (visible or not), parent to children: roll-ups sum over all
     /// descendants and must know whether each is visible.
-    children: HashMap<i64, Vec<i64>>,
+    children: Arc<HashMap<i64, Vec<i64>>>,
 }
 
 impl Scope {
@@ -431,4 +429,15 @@ impl Scope {
             .filter(|id| self.can(*id, right))
             .collect()
     }
+}
+
+/// Parent to children, for a set of projects.
+pub fn children_of(projects: &HashMap<i64, ProjectFacts>) -> HashMap<i64, Vec<i64>> {
+    let mut children: HashMap<i64, Vec<i64>> = HashMap::new();
+    for (&id, f) in projects {
+        if let Some(parent) = f.parent_id {
+            children.entry(parent).or_default().push(id);
+        }
+    }
+    children
 }

@@ -14,12 +14,20 @@ struct Migration {
     postgres: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sqlite: include_str!("../../migrations/sqlite/0001_init.sql"),
-    postgres: include_str!("../../migrations/postgres/0001_init.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sqlite: include_str!("../../migrations/sqlite/0001_init.sql"),
+        postgres: include_str!("../../migrations/postgres/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "access_version",
+        sqlite: include_str!("../../migrations/sqlite/0002_access_version.sql"),
+        postgres: include_str!("../../migrations/postgres/0002_access_version.sql"),
+    },
+];
 
 /// An arbitrary constant naming Portico's advisory lock on PostgreSQL.
 const PG_LOCK_KEY: i64 = 0x0070_6f72_7469_636f;

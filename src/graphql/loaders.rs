@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
+use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::Context;
 
 use crate::authz::Scope;
@@ -24,10 +24,46 @@ pub struct Loaders {
     scope: Arc<Scope>,
 }
 
-pub type RequestLoader = DataLoader<Loaders, HashMapCache>;
+/// The request's batching loader, and the values it loaded or is loading.
+pub struct RequestLoader {
+    loader: DataLoader<Loaders>,
+    memo: Memo,
+}
 
 pub fn new(db: Db, scope: Arc<Scope>) -> RequestLoader {
-    DataLoader::with_cache(Loaders { db, scope }, tokio::spawn, HashMapCache::default())
+    RequestLoader {
+        loader: DataLoader::new(Loaders { db, scope }, tokio::spawn),
+        memo: Memo::default(),
+    }
+}
+
+type Cell<V> = Arc<tokio::sync::OnceCell<Option<V>>>;
+
+/// One cell per key and request: a second resolver asking for a key that is being loaded
+/// waits for that load instead of starting another batch. (The DataLoader's own cache only
+/// knows finished loads, so two query levels racing for one key would load it twice, and
+/// the statement count would depend on timing.)
+#[derive(Default)]
+struct Memo {
+    maps: std::sync::Mutex<HashMap<std::any::TypeId, Box<dyn std::any::Any + Send + Sync>>>,
+}
+
+impl Memo {
+    fn cell<K, V>(&self, key: &K) -> Cell<V>
+    where
+        K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
+        V: Send + Sync + 'static,
+    {
+        let mut maps = self.maps.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = maps
+            .entry(std::any::TypeId::of::<K>())
+            .or_insert_with(|| Box::new(HashMap::<K, Cell<V>>::new()));
+        match entry.downcast_mut::<HashMap<K, Cell<V>>>() {
+            Some(map) => map.entry(key.clone()).or_default().clone(),
+            // A key type always maps to one value type; an unshared cell is still correct.
+            None => Cell::default(),
+        }
+    }
 }
 
 /// Loader errors are shared between the waiting resolvers.
@@ -201,13 +237,18 @@ pub async fn loader<'a>(ctx: &Context<'a>) -> Result<&'a RequestLoader> {
     Ok(rc.loader.get_or_init(|| new(db, scope)))
 }
 
-/// Loads one value by key.
+/// Loads one value by key (batched with the keys sibling resolvers ask for).
 pub async fn one<K>(ctx: &Context<'_>, key: K) -> Result<Option<<Loaders as Loader<K>>::Value>>
 where
     K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
     Loaders: Loader<K, Error = LoadError>,
 {
-    loader(ctx).await?.load_one(key).await.map_err(unshare)
+    let l = loader(ctx).await?;
+    let cell = l.memo.cell::<K, <Loaders as Loader<K>>::Value>(&key);
+    let value = cell
+        .get_or_try_init(|| async { l.loader.load_one(key).await.map_err(unshare) })
+        .await?;
+    Ok(value.clone())
 }
 
 /// Loads many values by key.
@@ -220,7 +261,17 @@ where
     I: IntoIterator<Item = K>,
     Loaders: Loader<K, Error = LoadError>,
 {
-    loader(ctx).await?.load_many(keys).await.map_err(unshare)
+    let loads = keys.into_iter().map(|k| async move {
+        let v = one(ctx, k.clone()).await?;
+        Ok::<_, Error>(v.map(|v| (k, v)))
+    });
+    let mut out = HashMap::new();
+    for found in futures_util::future::join_all(loads).await {
+        if let Some((k, v)) = found? {
+            out.insert(k, v);
+        }
+    }
+    Ok(out)
 }
 
 /// A nested connection's page: validates `first`/`after`, then loads in a batch with the

@@ -117,18 +117,35 @@ pub async fn scope(ctx: &Context<'_>) -> Result<Arc<Scope>> {
     let s = req(ctx)
         .scope
         .get_or_try_init(|| async {
-            let facts = crate::authz::load::facts(
-                db,
-                v.user.id,
-                v.user.profile_id,
-                v.user.department_id,
-                v.key_projects.clone(),
-            )
-            .await?;
-            Ok::<_, Error>(Arc::new(facts.scope()))
+            state(ctx)
+                .access
+                .scope(
+                    db,
+                    subject(
+                        v.user.id,
+                        v.user.profile_id,
+                        v.user.department_id,
+                        v.key_projects.clone(),
+                    ),
+                )
+                .await
         })
         .await?;
     Ok(s.clone())
+}
+
+fn subject(
+    user_id: i64,
+    profile_id: i64,
+    department_id: Option<i64>,
+    key_projects: Option<Vec<i64>>,
+) -> crate::authz::load::Subject {
+    crate::authz::load::Subject {
+        user_id,
+        profile_id,
+        department_id,
+        key_projects,
+    }
 }
 
 /// The caller must hold a global right (ADMIN holds them all).

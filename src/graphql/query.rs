@@ -464,10 +464,12 @@ impl Query {
         };
         let facts = crate::authz::load::facts(
             db,
-            subject.id,
-            subject.profile_id,
-            subject.department_id,
-            key_projects,
+            &crate::authz::load::Subject {
+                user_id: subject.id,
+                profile_id: subject.profile_id,
+                department_id: subject.department_id,
+                key_projects,
+            },
         )
         .await?;
         let access = facts.access(project, true);

@@ -140,8 +140,19 @@ pub async fn spawn() -> TestApp {
     app
 }
 
+/// Logs go to the test output when RUST_LOG asks for them (e.g. sqlx::query=debug).
+fn init_tracing() {
+    if std::env::var("RUST_LOG").is_ok() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    }
+}
+
 /// Starts a server on a fresh, migrated database with no users.
 pub async fn spawn_empty() -> TestApp {
+    init_tracing();
     let (db_url, cleanup) = fresh_database().await;
     let db = portico::open(&db_url).await.expect("open database");
     let state = AppState::new(db, 2, 12);

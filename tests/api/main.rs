@@ -11,5 +11,6 @@ mod schema;
 mod storage;
 
 mod leaks;
+mod perf;
 mod scenarios;
 mod work;
