@@ -27,6 +27,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0002_access_version.sql"),
         postgres: include_str!("../../migrations/postgres/0002_access_version.sql"),
     },
+    Migration {
+        version: 3,
+        name: "task_real_totals",
+        sqlite: include_str!("../../migrations/sqlite/0003_task_real_totals.sql"),
+        postgres: include_str!("../../migrations/postgres/0003_task_real_totals.sql"),
+    },
 ];
 
 /// An arbitrary constant naming Portico's advisory lock on PostgreSQL.

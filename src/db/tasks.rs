@@ -24,11 +24,14 @@ pub struct TaskRow {
     /// Minor units.
     pub validated_cost: i64,
     pub planned_cost: i64,
+    /// Sums of the task's time entries (kept by triggers).
+    pub real_work: i64,
+    pub real_cost: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
-const COLS: &str = "task_id, project_id, name, assignee_id, status, validated_work, planned_work, left_work, validated_cost, planned_cost, created_at, updated_at";
+const COLS: &str = "task_id, project_id, name, assignee_id, status, validated_work, planned_work, left_work, validated_cost, planned_cost, real_work, real_cost, created_at, updated_at";
 
 fn from_row(r: &Row) -> Result<TaskRow> {
     Ok(TaskRow {
@@ -42,6 +45,8 @@ fn from_row(r: &Row) -> Result<TaskRow> {
         left_work: r.get("left_work")?,
         validated_cost: r.get("validated_cost")?,
         planned_cost: r.get("planned_cost")?,
+        real_work: r.get("real_work")?,
+        real_cost: r.get("real_cost")?,
         created_at: r.get("created_at")?,
         updated_at: r.get("updated_at")?,
     })
@@ -183,51 +188,6 @@ pub struct Totals {
     pub real_cost: i64,
 }
 
-/// Totals over the tasks of `project_ids` (the caller decides whether it may show them).
-pub async fn totals_unscoped(db: &Db, project_ids: Vec<i64>) -> Result<Totals> {
-    let mut w = Where::new(db.backend());
-    w.ids("project_id", project_ids.clone());
-    let planned = db
-        .fetch_one(w.query(format!(
-            "SELECT CAST(COALESCE(SUM(validated_work), 0) AS BIGINT) AS vw,
-                    CAST(COALESCE(SUM(planned_work), 0) AS BIGINT) AS pw,
-                    CAST(COALESCE(SUM(left_work), 0) AS BIGINT) AS lw,
-                    CAST(COALESCE(SUM(validated_cost), 0) AS BIGINT) AS vc,
-                    CAST(COALESCE(SUM(planned_cost), 0) AS BIGINT) AS pc
-             FROM task WHERE {}",
-            w.sql()
-        )))
-        .await?;
-    let real = db
-        .fetch_one(w.query(format!(
-            "SELECT CAST(COALESCE(SUM(hours), 0) AS BIGINT) AS rw,
-                    CAST(COALESCE(SUM(cost), 0) AS BIGINT) AS rc
-             FROM time_entry WHERE {}",
-            w.sql()
-        )))
-        .await?;
-    Ok(Totals {
-        validated_work: planned.get("vw")?,
-        planned_work: planned.get("pw")?,
-        left_work: planned.get("lw")?,
-        validated_cost: planned.get("vc")?,
-        planned_cost: planned.get("pc")?,
-        real_work: real.get("rw")?,
-        real_cost: real.get("rc")?,
-    })
-}
-
-/// Real work and cost of one task, from its time entries.
-pub async fn task_real_unscoped(db: &Db, task_id: i64) -> Result<(i64, i64)> {
-    let row = db
-        .fetch_one(
-            q("SELECT CAST(COALESCE(SUM(hours), 0) AS BIGINT) AS rw, CAST(COALESCE(SUM(cost), 0) AS BIGINT) AS rc FROM time_entry WHERE task_id = $1")
-                .bind(task_id),
-        )
-        .await?;
-    Ok((row.get("rw")?, row.get("rc")?))
-}
-
 /// Tasks are visible when their project is.
 fn visible(backend: Backend, scope: &Scope) -> Where {
     let mut w = Where::new(backend);
@@ -253,22 +213,6 @@ impl Rel for TasksOfProject {
     }
 }
 
-/// Real work and cost of many tasks, from their time entries.
-pub async fn tasks_real_unscoped(db: &Db, task_ids: Vec<i64>) -> Result<HashMap<i64, (i64, i64)>> {
-    let mut w = Where::new(db.backend());
-    w.ids("task_id", task_ids);
-    let rows = db
-        .fetch_all(w.query(format!(
-            "SELECT task_id, CAST(COALESCE(SUM(hours), 0) AS BIGINT) AS rw, CAST(COALESCE(SUM(cost), 0) AS BIGINT) AS rc
-             FROM time_entry WHERE {} GROUP BY task_id",
-            w.sql()
-        )))
-        .await?;
-    rows.iter()
-        .map(|r| Ok((r.get("task_id")?, (r.get("rw")?, r.get("rc")?))))
-        .collect()
-}
-
 /// Totals of each project's own tasks and time entries (not its sub-projects').
 pub async fn own_totals_unscoped(db: &Db, project_ids: Vec<i64>) -> Result<HashMap<i64, Totals>> {
     let mut out: HashMap<i64, Totals> = project_ids
@@ -284,7 +228,9 @@ pub async fn own_totals_unscoped(db: &Db, project_ids: Vec<i64>) -> Result<HashM
                     CAST(COALESCE(SUM(planned_work), 0) AS BIGINT) AS pw,
                     CAST(COALESCE(SUM(left_work), 0) AS BIGINT) AS lw,
                     CAST(COALESCE(SUM(validated_cost), 0) AS BIGINT) AS vc,
-                    CAST(COALESCE(SUM(planned_cost), 0) AS BIGINT) AS pc
+                    CAST(COALESCE(SUM(planned_cost), 0) AS BIGINT) AS pc,
+                    CAST(COALESCE(SUM(real_work), 0) AS BIGINT) AS rw,
+                    CAST(COALESCE(SUM(real_cost), 0) AS BIGINT) AS rc
              FROM task WHERE {} GROUP BY project_id",
             w.sql()
         )))
@@ -296,16 +242,6 @@ pub async fn own_totals_unscoped(db: &Db, project_ids: Vec<i64>) -> Result<HashM
         t.left_work = r.get("lw")?;
         t.validated_cost = r.get("vc")?;
         t.planned_cost = r.get("pc")?;
-    }
-    for r in db
-        .fetch_all(w.query(format!(
-            "SELECT project_id, CAST(COALESCE(SUM(hours), 0) AS BIGINT) AS rw, CAST(COALESCE(SUM(cost), 0) AS BIGINT) AS rc
-             FROM time_entry WHERE {} GROUP BY project_id",
-            w.sql()
-        )))
-        .await?
-    {
-        let t = out.entry(r.get("project_id")?).or_default();
         t.real_work = r.get("rw")?;
         t.real_cost = r.get("rc")?;
     }

@@ -190,10 +190,6 @@ by_id_loader!(ProfileKey, ProfileRow, |self, ids| Ok(org::list_profiles(
 .map(|p| (p.id, p))
 .collect()));
 
-by_id_loader!(TaskRealKey, (i64, i64), |self, ids| {
-    tasks::tasks_real_unscoped(&self.db, ids).await
-});
-
 by_id_loader!(OwnTotalsKey, Totals, |self, ids| {
     tasks::own_totals_unscoped(&self.db, ids).await
 });

@@ -4,9 +4,7 @@ use async_graphql::{Context, Enum, Object, SimpleObject, ID};
 
 use super::connection::connection;
 use super::ids::encode;
-use super::loaders::{
-    self, InvoiceKey, LinesKey, NamedKey, ProjectKey, TaskKey, TaskRealKey, UserKey,
-};
+use super::loaders::{self, InvoiceKey, LinesKey, NamedKey, ProjectKey, TaskKey, UserKey};
 use super::objects::{Customer, Group, Project, User};
 use super::scalars::{hours, Date, DateTime, Decimal};
 use super::{guard, redact, scope};
@@ -15,7 +13,7 @@ use crate::db::documents::{DocumentRow, FolderRuleRow};
 use crate::db::entries::EntryRow;
 use crate::db::invoices::InvoiceRow;
 use crate::db::org::Named;
-use crate::db::tasks::{TaskRow, Totals};
+use crate::db::tasks::TaskRow;
 use crate::error::Result;
 
 connection!(TaskConnection, TaskEdge, Task, "tasks");
@@ -148,23 +146,10 @@ impl Task {
         &self,
         ctx: &Context<'_>,
         fig: &Figure,
-        f: impl FnOnce(&TaskRow, Totals) -> T,
+        f: impl FnOnce(&TaskRow) -> T,
     ) -> Result<Option<T>> {
-        let ids = [self.row.project_id];
-        figure_over(ctx, fig, &ids, || async {
-            let totals = if fig.field.starts_with("Task.real") {
-                let (rw, rc) = loaders::one(ctx, TaskRealKey(self.row.id))
-                    .await?
-                    .unwrap_or((0, 0));
-                Totals {
-                    real_work: rw,
-                    real_cost: rc,
-                    ..Totals::default()
-                }
-            } else {
-                Totals::default()
-            };
-            Ok(f(&self.row, totals))
+        figure_over(ctx, fig, &[self.row.project_id], || async {
+            Ok(f(&self.row))
         })
         .await
     }
@@ -205,43 +190,39 @@ impl Task {
     }
     /// Agreed baseline work, hours. Needs SEE_VALIDATED_WORK or SEE_WORK.
     async fn validated_work(&self, ctx: &Context<'_>) -> Result<Option<f64>> {
-        self.fig(ctx, &figures::T_VALIDATED_WORK, |r, _| {
-            hours(r.validated_work)
-        })
-        .await
+        self.fig(ctx, &figures::T_VALIDATED_WORK, |r| hours(r.validated_work))
+            .await
     }
     /// Planned work, hours. Needs SEE_WORK.
     async fn planned_work(&self, ctx: &Context<'_>) -> Result<Option<f64>> {
-        self.fig(ctx, &figures::T_PLANNED_WORK, |r, _| hours(r.planned_work))
+        self.fig(ctx, &figures::T_PLANNED_WORK, |r| hours(r.planned_work))
             .await
     }
     /// Work logged so far (sum of its time entries), hours. Needs SEE_WORK.
     async fn real_work(&self, ctx: &Context<'_>) -> Result<Option<f64>> {
-        self.fig(ctx, &figures::T_REAL_WORK, |_, t| hours(t.real_work))
+        self.fig(ctx, &figures::T_REAL_WORK, |r| hours(r.real_work))
             .await
     }
     /// Work left, hours. Needs SEE_WORK.
     async fn left_work(&self, ctx: &Context<'_>) -> Result<Option<f64>> {
-        self.fig(ctx, &figures::T_LEFT_WORK, |r, _| hours(r.left_work))
+        self.fig(ctx, &figures::T_LEFT_WORK, |r| hours(r.left_work))
             .await
     }
     /// Agreed baseline cost. Needs SEE_VALIDATED_COST or SEE_COST.
     async fn validated_cost(&self, ctx: &Context<'_>) -> Result<Option<Decimal>> {
-        self.fig(ctx, &figures::T_VALIDATED_COST, |r, _| {
+        self.fig(ctx, &figures::T_VALIDATED_COST, |r| {
             Decimal(r.validated_cost)
         })
         .await
     }
     /// Planned cost. Needs SEE_COST.
     async fn planned_cost(&self, ctx: &Context<'_>) -> Result<Option<Decimal>> {
-        self.fig(ctx, &figures::T_PLANNED_COST, |r, _| {
-            Decimal(r.planned_cost)
-        })
-        .await
+        self.fig(ctx, &figures::T_PLANNED_COST, |r| Decimal(r.planned_cost))
+            .await
     }
     /// Cost logged so far (sum of its time entries' cost). Needs SEE_COST.
     async fn real_cost(&self, ctx: &Context<'_>) -> Result<Option<Decimal>> {
-        self.fig(ctx, &figures::T_REAL_COST, |_, t| Decimal(t.real_cost))
+        self.fig(ctx, &figures::T_REAL_COST, |r| Decimal(r.real_cost))
             .await
     }
     async fn created_at(&self) -> DateTime {
