@@ -385,12 +385,29 @@ async fn entries_change_only_while_open_and_only_by_their_author() {
         .await;
     assert_eq!(code, "CONFLICT");
     let e2 = app.log(&m, &t, "2026-11-03", 1.0).await;
+    let real = "query($t: ID!) { task(id: $t) { realWork realCost } }";
+    let r = app.ok(&pm, real, json!({ "t": t })).await;
+    assert_eq!(
+        (
+            r["task"]["realWork"].as_f64(),
+            r["task"]["realCost"].as_str()
+        ),
+        (Some(4.0), Some("160.00"))
+    );
     app.ok(
         &m,
         "mutation($e: ID!) { deleteTimeEntry(id: $e) { id } }",
         json!({ "e": e2 }),
     )
     .await;
+    let r = app.ok(&pm, real, json!({ "t": t })).await;
+    assert_eq!(
+        (
+            r["task"]["realWork"].as_f64(),
+            r["task"]["realCost"].as_str()
+        ),
+        (Some(3.0), Some("120.00"))
+    );
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM time_entry").await, 1);
 }
 
