@@ -120,8 +120,8 @@ fn negotiate(headers: &HeaderMap) -> Option<Media> {
     best.map(|(_, m)| m)
 }
 
-fn respond(status: StatusCode, media: Media, body: &Value) -> Response {
-    let mut resp = (status, body.to_string()).into_response();
+fn respond(status: StatusCode, media: Media, body: String) -> Response {
+    let mut resp = (status, body).into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(media.content_type()),
@@ -148,7 +148,7 @@ fn request_error(
     respond(
         status,
         media,
-        &json!({ "errors": [{ "message": message, "extensions": { "code": code } }] }),
+        json!({ "errors": [{ "message": message, "extensions": { "code": code } }] }).to_string(),
     )
 }
 
@@ -464,20 +464,36 @@ async fn execute(
         .seconds_micros
         .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
     if batch {
-        respond(StatusCode::OK, media, &Value::Array(bodies))
+        respond(StatusCode::OK, media, format!("[{}]", bodies.join(",")))
     } else {
         let status = if all_request_errors {
             media.request_error_status()
         } else {
             StatusCode::OK
         };
-        respond(status, media, &bodies.pop().unwrap_or(Value::Null))
+        respond(status, media, bodies.pop().unwrap_or_default())
     }
 }
 
 /// Serialises a response: every error gets a code, a request error loses `data`, and
 /// `extensions.redacted` lists the hidden fields. Answers whether it was a request error.
-fn finish(response: async_graphql::Response, rc: &RequestCtx, metrics: &Metrics) -> (Value, bool) {
+fn finish(
+    mut response: async_graphql::Response,
+    rc: &RequestCtx,
+    metrics: &Metrics,
+) -> (String, bool) {
+    if response.errors.is_empty() {
+        // The common case goes straight to text, without an intermediate JSON tree.
+        if let Some(redacted) = rc.redacted() {
+            if let Ok(v) = async_graphql::Value::from_json(redacted) {
+                response.extensions.insert("redacted".into(), v);
+            }
+        }
+        return (
+            serde_json::to_string(&response).unwrap_or_else(|_| "{}".into()),
+            false,
+        );
+    }
     let data_null = response.data == async_graphql::Value::Null;
     let mut body = serde_json::to_value(&response).unwrap_or_else(|_| json!({}));
     let mut request_error = false;
@@ -527,7 +543,7 @@ fn finish(response: async_graphql::Response, rc: &RequestCtx, metrics: &Metrics)
             }
         }
     }
-    (body, request_error)
+    (body.to_string(), request_error)
 }
 
 async fn healthz() -> &'static str {

@@ -239,6 +239,8 @@ impl Rel for DocumentsOfProject {
     const COLS: &'static str = COLS;
     const FROM: &'static str = "document d";
     const KEY: &'static str = "d.document_id";
+    const TABLE: &'static str = "document";
+    const ID: &'static str = "document_id";
     const PARENT: &'static str = "d.project_id";
     fn filter(backend: Backend, scope: &Scope) -> Where {
         let mut w = Where::new(backend);

@@ -247,6 +247,8 @@ impl Rel for EntriesOfProject {
     const COLS: &'static str = COLS;
     const FROM: &'static str = "time_entry";
     const KEY: &'static str = "time_entry_id";
+    const TABLE: &'static str = "time_entry";
+    const ID: &'static str = "time_entry_id";
     const PARENT: &'static str = "project_id";
     fn filter(backend: Backend, scope: &Scope) -> Where {
         visible(backend, scope)
@@ -261,6 +263,8 @@ impl Rel for EntriesOfTask {
     const COLS: &'static str = COLS;
     const FROM: &'static str = "time_entry";
     const KEY: &'static str = "time_entry_id";
+    const TABLE: &'static str = "time_entry";
+    const ID: &'static str = "time_entry_id";
     const PARENT: &'static str = "task_id";
     fn filter(backend: Backend, scope: &Scope) -> Where {
         visible(backend, scope)

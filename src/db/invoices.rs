@@ -249,6 +249,8 @@ impl Rel for InvoicesOfProject {
     const COLS: &'static str = COLS;
     const FROM: &'static str = "invoice";
     const KEY: &'static str = "invoice_id";
+    const TABLE: &'static str = "invoice";
+    const ID: &'static str = "invoice_id";
     const PARENT: &'static str = "project_id";
     fn filter(backend: Backend, scope: &Scope) -> Where {
         visible(backend, scope)

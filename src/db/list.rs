@@ -132,6 +132,9 @@ pub trait Rel: Copy + Eq + std::hash::Hash + Send + Sync + 'static {
     const COLS: &'static str;
     const FROM: &'static str;
     const KEY: &'static str;
+    /// The table and its id column, unqualified (to fetch the rows of a page by id).
+    const TABLE: &'static str;
+    const ID: &'static str;
     /// The column naming the parent.
     const PARENT: &'static str;
     /// Which rows the caller may see (the same rule as the top-level list).
@@ -174,11 +177,17 @@ pub async fn fetch_children<R: Rel>(
         w.and(format!("{key} > {a}"));
     }
     let limit = w.arg(page.first + 1);
+    // Number the rows within each parent on the narrow (indexed) columns only, then fetch
+    // the whole rows of the page.
+    let (table, id) = (R::TABLE, R::ID);
     let select = w.query(format!(
-        "SELECT * FROM (SELECT {key} AS page_key, {parent} AS page_parent, {cols},
-                ROW_NUMBER() OVER (PARTITION BY {parent} ORDER BY {key}) AS page_rn
-              FROM {from} WHERE {}) paged
-         WHERE page_rn <= {limit} ORDER BY page_parent, page_key",
+        "SELECT paged.page_key, paged.page_parent, paged.page_rn, {cols}
+         FROM (SELECT {key} AS page_key, {parent} AS page_parent,
+                      ROW_NUMBER() OVER (PARTITION BY {parent} ORDER BY {key}) AS page_rn
+               FROM {from} WHERE {}) paged
+         JOIN {table} ON {table}.{id} = paged.page_key
+         WHERE paged.page_rn <= {limit}
+         ORDER BY paged.page_parent, paged.page_key",
         w.sql()
     ));
     for row in db.fetch_all(select).await? {

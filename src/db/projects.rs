@@ -358,6 +358,8 @@ impl Rel for ChildrenOfProject {
     const COLS: &'static str = COLS;
     const FROM: &'static str = "project";
     const KEY: &'static str = "project_id";
+    const TABLE: &'static str = "project";
+    const ID: &'static str = "project_id";
     const PARENT: &'static str = "parent_id";
     fn filter(backend: Backend, scope: &Scope) -> Where {
         visible(backend, scope)
@@ -376,6 +378,8 @@ impl Rel for MembersOfProject {
     const COLS: &'static str = MEMBERSHIP_COLS;
     const FROM: &'static str = "membership";
     const KEY: &'static str = "membership_id";
+    const TABLE: &'static str = "membership";
+    const ID: &'static str = "membership_id";
     const PARENT: &'static str = "project_id";
     fn filter(backend: Backend, scope: &Scope) -> Where {
         visible(backend, scope)

@@ -204,6 +204,8 @@ impl Rel for TasksOfProject {
     const COLS: &'static str = COLS;
     const FROM: &'static str = "task";
     const KEY: &'static str = "task_id";
+    const TABLE: &'static str = "task";
+    const ID: &'static str = "task_id";
     const PARENT: &'static str = "project_id";
     fn filter(backend: Backend, scope: &Scope) -> Where {
         visible(backend, scope)
