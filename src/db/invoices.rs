@@ -294,8 +294,9 @@ pub async fn list_invoices_by_ids(
     scope: &Scope,
     ids: Vec<i64>,
 ) -> Result<Vec<InvoiceRow>> {
-    let mut w = visible(db.backend(), scope);
+    let mut w = Where::new(db.backend());
     w.ids("invoice_id", ids);
+    w.ids_checked("project_id", scope.ids_with(Right::ViewInvoices));
     let rows = db
         .fetch_all(w.query(format!("SELECT {COLS} FROM invoice WHERE {}", w.sql())))
         .await?;

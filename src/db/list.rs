@@ -44,6 +44,13 @@ impl Where {
         self
     }
 
+    /// `col` is one of `ids`, checked on each row but never used to pick rows: for lookups by
+    /// primary key, where SQLite would otherwise walk an index of `col` instead (it cannot
+    /// tell which of two bound lists is the shorter).
+    pub fn ids_checked(&mut self, col: &str, ids: Vec<i64>) -> &mut Self {
+        self.ids(&format!("({col} + 0)"), ids)
+    }
+
     /// `col IN (ids)` as a fragment, for use inside an OR.
     pub fn ids_fragment(&mut self, col: &str, ids: Vec<i64>) -> String {
         self.args.push(Arg::Ids(ids));

@@ -89,7 +89,7 @@ pub async fn list_tasks(
 pub async fn list_tasks_by_ids(db: &Db, scope: &Scope, ids: Vec<i64>) -> Result<Vec<TaskRow>> {
     let mut w = Where::new(db.backend());
     w.ids("task_id", ids);
-    w.ids("project_id", scope.visible_ids().to_vec());
+    w.ids_checked("project_id", scope.visible_ids().to_vec());
     let rows = db
         .fetch_all(w.query(format!("SELECT {COLS} FROM task WHERE {}", w.sql())))
         .await?;
