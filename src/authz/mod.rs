@@ -344,6 +344,7 @@ impl Facts {
             rights,
             visible_ids,
             children: self.children.clone(),
+            tree: self.projects.clone(),
         }
     }
 }
@@ -371,9 +372,28 @@ pub struct Scope {
     /// The whole project tree (visible or not), parent to children: roll-ups sum over all
     /// descendants and must know whether each is visible.
     children: Arc<HashMap<i64, Vec<i64>>>,
+    /// The whole tree's facts (inheritance flags).
+    tree: Arc<HashMap<i64, ProjectFacts>>,
 }
 
 impl Scope {
+    /// The projects a membership made on `project_id` reaches: it and its descendants down
+    /// to (not into) the rooms with their own rights.
+    pub fn membership_reach(&self, project_id: i64) -> Vec<i64> {
+        let mut out = vec![project_id];
+        let mut i = 0;
+        while i < out.len() {
+            for kid in self.children.get(&out[i]).into_iter().flatten() {
+                let inherits = self.tree.get(kid).is_some_and(|f| f.inherit_members);
+                if inherits && !out.contains(kid) {
+                    out.push(*kid);
+                }
+            }
+            i += 1;
+        }
+        out
+    }
+
     pub fn is_admin(&self) -> bool {
         self.global.contains(Right::Admin)
     }

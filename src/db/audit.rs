@@ -92,12 +92,12 @@ pub async fn list_events(db: &Db, filter: &EventFilter, page: PageArgs) -> Resul
     .await
 }
 
-/// Failed logins for an email since an instant.
-pub async fn count_failed_logins(db: &Db, email: &str, since: DateTime<Utc>) -> Result<i64> {
+/// Failed logins with this target (see the login mutation) since an instant.
+pub async fn count_failed_logins(db: &Db, target: &str, since: DateTime<Utc>) -> Result<i64> {
     Ok(db
         .fetch_one(
             q("SELECT COUNT(*) AS n FROM audit_event WHERE action = 'LOGIN_FAILED' AND target = $1 AND at > $2")
-                .bind(format!("email:{email}"))
+                .bind(target)
                 .bind(since),
         )
         .await?

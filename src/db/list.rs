@@ -74,6 +74,21 @@ impl Where {
     }
 }
 
+/// A case-insensitive `LIKE ... ESCAPE '\'` pattern matching `text` anywhere, with the
+/// pattern characters of `text` taken literally. (Lower-casing is ASCII on SQLite.)
+pub fn like_pattern(text: &str) -> String {
+    let mut p = String::with_capacity(text.len() + 2);
+    p.push('%');
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
 /// `first` and `after`, already validated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct PageArgs {

@@ -33,6 +33,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0003_task_real_totals.sql"),
         postgres: include_str!("../../migrations/postgres/0003_task_real_totals.sql"),
     },
+    Migration {
+        version: 4,
+        name: "access_version_parity",
+        sqlite: include_str!("../../migrations/sqlite/0004_access_version_parity.sql"),
+        postgres: include_str!("../../migrations/postgres/0004_access_version_parity.sql"),
+    },
 ];
 
 /// An arbitrary constant naming Portico's advisory lock on PostgreSQL.

@@ -76,12 +76,15 @@ pub async fn list_projects(
         w.and(format!("parent_id = {p}"));
     }
     if filter.top_level_only {
-        w.and("parent_id IS NULL");
+        // A project whose parent the caller cannot see is top level for them (its
+        // `parent` answers null).
+        let visible_parent = w.ids_fragment("parent_id", scope.visible_ids().to_vec());
+        w.and(format!("(parent_id IS NULL OR NOT {visible_parent})"));
     }
     if let Some(s) = &filter.search {
-        let p = w.arg(format!("%{}%", s.to_lowercase()));
+        let p = w.arg(super::list::like_pattern(s));
         w.and(format!(
-            "(LOWER(name) LIKE {p} OR LOWER(COALESCE(code, '')) LIKE {p})"
+            "(LOWER(name) LIKE {p} ESCAPE '\\' OR LOWER(COALESCE(code, '')) LIKE {p} ESCAPE '\\')"
         ));
     }
     fetch_page(db, COLS, "project", "project_id", w, page, from_row).await

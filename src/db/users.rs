@@ -125,12 +125,14 @@ pub async fn list_users(
     let mut w = Where::new(db.backend());
     visible_users(&mut w, scope, "u.user_id");
     if let Some(s) = &filter.search {
-        let p = w.arg(format!("%{}%", s.to_lowercase()));
+        let p = w.arg(super::list::like_pattern(s));
         // Only ADMIN may search by email, which others cannot see.
         if scope.is_admin() {
-            w.and(format!("(LOWER(u.name) LIKE {p} OR u.email LIKE {p})"));
+            w.and(format!(
+                "(LOWER(u.name) LIKE {p} ESCAPE '\\' OR u.email LIKE {p} ESCAPE '\\')"
+            ));
         } else {
-            w.and(format!("LOWER(u.name) LIKE {p}"));
+            w.and(format!("LOWER(u.name) LIKE {p} ESCAPE '\\'"));
         }
     }
     if let Some(k) = &filter.kind {

@@ -226,11 +226,18 @@ impl Loader<NamedKey> for Loaders {
 }
 
 /// The request's loader (made with its scope on first use).
-pub async fn loader<'a>(ctx: &Context<'a>) -> Result<&'a RequestLoader> {
-    let rc = super::req(ctx);
+pub async fn loader(ctx: &Context<'_>) -> Result<Arc<RequestLoader>> {
     let scope = super::scope(ctx).await?;
-    let db = super::state(ctx).db.clone();
-    Ok(rc.loader.get_or_init(|| new(db, scope)))
+    let mut slot = super::req(ctx)
+        .loader
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    if let Some(l) = &*slot {
+        return Ok(l.clone());
+    }
+    let l = Arc::new(new(super::state(ctx).db.clone(), scope));
+    *slot = Some(l.clone());
+    Ok(l)
 }
 
 /// Loads one value by key (batched with the keys sibling resolvers ask for).

@@ -52,10 +52,12 @@ pub struct RequestCtx {
     pub viewer: Option<Viewer>,
     /// The user a `login` in this request signed in, so its answer may show their own data.
     pub logged_in: std::sync::OnceLock<i64>,
-    scope: tokio::sync::OnceCell<Arc<Scope>>,
+    /// Computed on first use; cleared when a mutation changes access, so that the rest of
+    /// the request (the mutation's answer, later mutations) sees the new rights.
+    scope: tokio::sync::Mutex<Option<Arc<Scope>>>,
     redacted: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
     /// Batched loads of this request, with its scope.
-    pub loader: std::sync::OnceLock<loaders::RequestLoader>,
+    pub loader: std::sync::Mutex<Option<Arc<loaders::RequestLoader>>>,
 }
 
 impl RequestCtx {
@@ -63,9 +65,9 @@ impl RequestCtx {
         RequestCtx {
             viewer,
             logged_in: std::sync::OnceLock::new(),
-            scope: tokio::sync::OnceCell::new(),
+            scope: tokio::sync::Mutex::new(None),
             redacted: Mutex::new(BTreeMap::new()),
-            loader: std::sync::OnceLock::new(),
+            loader: std::sync::Mutex::new(None),
         }
     }
 
@@ -114,24 +116,32 @@ pub fn writer<'a>(ctx: &Context<'a>) -> Result<&'a Viewer> {
 pub async fn scope(ctx: &Context<'_>) -> Result<Arc<Scope>> {
     let v = viewer(ctx)?;
     let db = &state(ctx).db;
-    let s = req(ctx)
-        .scope
-        .get_or_try_init(|| async {
-            state(ctx)
-                .access
-                .scope(
-                    db,
-                    subject(
-                        v.user.id,
-                        v.user.profile_id,
-                        v.user.department_id,
-                        v.key_projects.clone(),
-                    ),
-                )
-                .await
-        })
+    // Held across the computation, so concurrent resolvers wait for one computation.
+    let mut slot = req(ctx).scope.lock().await;
+    if let Some(s) = &*slot {
+        return Ok(s.clone());
+    }
+    let mut s = state(ctx)
+        .access
+        .scope(
+            db,
+            subject(
+                v.user.id,
+                v.user.profile_id,
+                v.user.department_id,
+                v.key_projects.clone(),
+            ),
+        )
         .await?;
-    Ok(s.clone())
+    if v.key_projects.is_some() {
+        // A key narrowed to projects (a portal's) acts within them only: none of its
+        // owner's global powers (administration, all users, the audit log) come along.
+        let mut narrowed = (*s).clone();
+        narrowed.global = crate::authz::RightSet::EMPTY;
+        s = Arc::new(narrowed);
+    }
+    *slot = Some(s.clone());
+    Ok(s)
 }
 
 fn subject(
@@ -146,6 +156,13 @@ fn subject(
         department_id,
         key_projects,
     }
+}
+
+/// A mutation changed what the caller may see: recompute the scope (and the loaders that
+/// carry it) on next use.
+pub async fn access_changed(ctx: &Context<'_>) {
+    *req(ctx).scope.lock().await = None;
+    *req(ctx).loader.lock().unwrap_or_else(|p| p.into_inner()) = None;
 }
 
 /// The caller must hold a global right (ADMIN holds them all).

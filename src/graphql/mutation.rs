@@ -83,6 +83,12 @@ pub fn money(field: &str, value: Decimal) -> Result<i64> {
     Ok(value.0)
 }
 
+/// The audit target of a failed login: a hash of the email, so the limit can count
+/// attempts without the log keeping what was typed.
+fn failed_login_target(email: &str) -> String {
+    format!("email-hash:{}", &token::hash(email)[..32])
+}
+
 /// An audit event done by the caller.
 pub fn event<'a>(
     v: &Viewer,
@@ -233,7 +239,9 @@ impl AdminMutation {
         // Failed logins are counted in the audit log, so the limit holds across every server
         // process sharing the database; it applies to any email, known or not.
         let since = Utc::now() - chrono::Duration::minutes(LOGIN_WINDOW_MINUTES);
-        if audit::count_failed_logins(&app.db, &email, since).await? >= MAX_FAILED_LOGINS {
+        if audit::count_failed_logins(&app.db, &failed_login_target(&email), since).await?
+            >= MAX_FAILED_LOGINS
+        {
             return Err(Error::RateLimited);
         }
         let found = users::find_user_for_login_unscoped(&app.db, &input.email).await?;
@@ -249,8 +257,9 @@ impl AdminMutation {
                     actor_id: None,
                     impersonator_id: None,
                     action: "LOGIN_FAILED",
-                    target: Some(format!("email:{email}")),
-                    details: serde_json::json!({ "email": email }),
+                    // Only a hash: what was typed as an email may be a password.
+                    target: Some(failed_login_target(&email)),
+                    details: serde_json::json!({}),
                 },
             )
             .await?;
@@ -307,6 +316,12 @@ impl AdminMutation {
         if input.expires_at.is_some_and(|e| e.0 <= Utc::now()) {
             return Err(Error::bad_input("expiresAt", "must be in the future"));
         }
+        if input.project_ids.as_ref().is_some_and(Vec::is_empty) {
+            return Err(Error::bad_input(
+                "projectIds",
+                "name at least one project, or leave it out for a key over all your projects",
+            ));
+        }
         let mut project_ids = Vec::new();
         for id in input.project_ids.unwrap_or_default() {
             let p = id_input_opt("Project", Some(&id), "projectIds")?.unwrap_or(0);
@@ -355,6 +370,7 @@ impl AdminMutation {
         )
         .await?;
         tx.commit().await?;
+        super::access_changed(ctx).await;
         Ok(ApiKeyCreated {
             secret,
             api_key: ApiKey(key),
@@ -384,6 +400,7 @@ impl AdminMutation {
         )
         .await?;
         tx.commit().await?;
+        super::access_changed(ctx).await;
         let key = credentials::find_api_key_by_id(db, key_id)
             .await?
             .ok_or(Error::NotFound)?;
@@ -438,6 +455,7 @@ impl AdminMutation {
         )
         .await?;
         tx.commit().await?;
+        super::access_changed(ctx).await;
         Ok(User(user))
     }
 
@@ -545,6 +563,7 @@ impl AdminMutation {
         )
         .await?;
         tx.commit().await?;
+        super::access_changed(ctx).await;
         Ok(User(user))
     }
 
@@ -573,6 +592,7 @@ impl AdminMutation {
         )
         .await?;
         tx.commit().await?;
+        super::access_changed(ctx).await;
         Ok(Profile(p))
     }
 
@@ -609,6 +629,7 @@ impl AdminMutation {
         )
         .await?;
         tx.commit().await?;
+        super::access_changed(ctx).await;
         let p = org::find_profile(&state(ctx).db, id)
             .await?
             .ok_or(Error::NotFound)?;
@@ -696,6 +717,7 @@ async fn create_named(
     )
     .await?;
     tx.commit().await?;
+    super::access_changed(ctx).await;
     Ok(row)
 }
 
@@ -735,5 +757,6 @@ async fn group_member(ctx: &Context<'_>, input: GroupMemberInput, add: bool) -> 
         .await?;
     }
     tx.commit().await?;
+    super::access_changed(ctx).await;
     Ok(Group(group))
 }

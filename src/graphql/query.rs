@@ -230,7 +230,8 @@ impl Query {
                 .status
                 .map(|v| v.into_iter().map(|s| s.as_str().to_string()).collect()),
             customer_id: filter_id("Customer", &f.customer_id),
-            parent_id: filter_id("Project", &f.parent_id),
+            // A parent the caller cannot see matches nothing (it would reveal that it exists).
+            parent_id: filter_id("Project", &f.parent_id).map(|p| if s.sees(p) { p } else { 0 }),
             top_level_only: f.top_level_only.unwrap_or(false),
             search: f.search,
         };
@@ -280,6 +281,9 @@ impl Query {
         let s = scope(ctx).await?;
         let f = filter.unwrap_or_default();
         let project_ids = filter_id("Project", &f.project_id).map(|p| {
+            if !s.sees(p) {
+                return vec![0];
+            }
             if f.include_sub_projects {
                 s.subtree(p)
             } else {
@@ -346,6 +350,12 @@ impl Query {
         let s = scope(ctx).await?;
         let args = page_args(first, after)?;
         let f = filter.unwrap_or_default();
+        if f.customer_id.is_some() && !s.is_admin() {
+            // A user's customer is visible to ADMIN only; filtering by it would reveal it.
+            return Err(Error::forbidden(
+                "filtering users by customer requires ADMIN",
+            ));
+        }
         let db_filter = DbUserFilter {
             search: f.search,
             kind: f.kind.map(|k| k.as_str().to_string()),

@@ -4,7 +4,9 @@ use async_graphql::{Context, Enum, Object, SimpleObject, ID};
 
 use super::connection::connection;
 use super::ids::encode;
-use super::loaders::{self, InvoiceKey, LinesKey, NamedKey, ProjectKey, TaskKey, UserKey};
+use super::loaders::{
+    self, InvoiceKey, LinesKey, NamedKey, ProjectKey, TaskKey, UserKey, VisibleUserKey,
+};
 use super::objects::{Customer, Group, Project, User};
 use super::scalars::{hours, Date, DateTime, Decimal};
 use super::{guard, redact, scope};
@@ -174,7 +176,7 @@ impl Task {
     }
     /// Who does the task (name only, unless the caller may see more of them).
     async fn assignee(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        user_by_id(ctx, self.row.assignee_id).await
+        visible_user_by_id(ctx, self.row.assignee_id).await
     }
     /// Time logged on this task that the caller may see.
     async fn time_entries(
@@ -233,7 +235,17 @@ impl Task {
     }
 }
 
-/// A user referenced by a visible row: their name may be shown; the User type guards the rest.
+/// A user the caller may see as such (themself, co-members, everyone for ADMIN); null for
+/// anyone else.
+pub async fn visible_user_by_id(ctx: &Context<'_>, id: Option<i64>) -> Result<Option<User>> {
+    match id {
+        Some(id) => Ok(loaders::one(ctx, VisibleUserKey(id)).await?.map(User)),
+        None => Ok(None),
+    }
+}
+
+/// The author of a visible time entry: their name may be shown even when they are no
+/// longer a member; the User type guards the rest.
 pub async fn user_by_id(ctx: &Context<'_>, id: Option<i64>) -> Result<Option<User>> {
     match id {
         Some(id) => Ok(loaders::one(ctx, UserKey(id)).await?.map(User)),
@@ -379,7 +391,7 @@ impl Document {
         &self.0.content
     }
     async fn created_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        user_by_id(ctx, self.0.created_by).await
+        visible_user_by_id(ctx, self.0.created_by).await
     }
     async fn created_at(&self) -> DateTime {
         DateTime(self.0.created_at)
@@ -409,7 +421,7 @@ impl FolderRule {
             .map(Project::new))
     }
     async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        user_by_id(ctx, self.0.user_id).await
+        visible_user_by_id(ctx, self.0.user_id).await
     }
     async fn group(&self, ctx: &Context<'_>) -> Result<Option<Group>> {
         Ok(match self.0.group_id {

@@ -113,6 +113,19 @@ async fn existing(ctx: &Context<'_>, kind: Named, id: Option<i64>, field: &str) 
     Ok(())
 }
 
+/// A user the caller may see (or nothing is revealed about whether the id exists).
+async fn visible_user(ctx: &Context<'_>, s: &Scope, id: Option<i64>, field: &str) -> Result<()> {
+    if let Some(id) = id {
+        if users::list_visible_users_by_ids(&state(ctx).db, s, vec![id])
+            .await?
+            .is_empty()
+        {
+            return Err(Error::bad_input(field, "no such user"));
+        }
+    }
+    Ok(())
+}
+
 async fn existing_user(ctx: &Context<'_>, id: Option<i64>, field: &str) -> Result<()> {
     if let Some(id) = id {
         if users::find_user_unscoped(&state(ctx).db, id)
@@ -494,6 +507,7 @@ impl WorkMutation {
         )
         .await?;
         tx.commit().await?;
+        super::access_changed(ctx).await;
         Ok(Project::new(project))
     }
 
@@ -569,6 +583,14 @@ impl WorkMutation {
             }
         };
         c.parent_id = new_parent;
+        if new_parent.is_some() || c.department_id.is_some() {
+            // A move or a new department changes who has access, like inheritMembers.
+            require(&s, project.id, Right::ManageMembers).map_err(|_| {
+                Error::forbidden(
+                    "moving a project or changing its department requires MANAGE_MEMBERS on it",
+                )
+            })?;
+        }
         let mut tx = begin(ctx).await?;
         if let Some(Some(parent)) = new_parent {
             projects::lock_tree(&mut tx).await?;
@@ -593,6 +615,7 @@ impl WorkMutation {
         )
         .await?;
         tx.commit().await?;
+        super::access_changed(ctx).await;
         Ok(Project::new(updated))
     }
 
@@ -627,6 +650,7 @@ impl WorkMutation {
         )
         .await?;
         tx.commit().await?;
+        super::access_changed(ctx).await;
         Ok(Project::new(updated))
     }
 
@@ -662,11 +686,16 @@ impl WorkMutation {
         }
         existing_user(ctx, user_id, "userId").await?;
         existing(ctx, Named::Group, group_id, "groupId").await?;
-        let mine = s.rights(project.id).unwrap_or_default();
+        // The membership reaches the project's inheriting sub-projects too: the caller must
+        // hold every right it grants on each of them.
         let granted = profile.rights.project();
-        if !s.is_admin() && granted.intersect(mine) != granted {
+        let within = s.membership_reach(project.id).into_iter().all(|p| {
+            s.rights(p)
+                .is_some_and(|mine| granted.intersect(mine) == granted)
+        });
+        if !s.is_admin() && !within {
             return Err(Error::forbidden(
-                "profileId: cannot grant rights you do not hold on this project",
+                "profileId: cannot grant rights you do not hold on this project and the sub-projects it reaches",
             ));
         }
         let mut tx = begin(ctx).await?;
@@ -698,6 +727,7 @@ impl WorkMutation {
         )
         .await?;
         tx.commit().await?;
+        super::access_changed(ctx).await;
         Ok(Membership(m))
     }
 
@@ -724,6 +754,7 @@ impl WorkMutation {
         )
         .await?;
         tx.commit().await?;
+        super::access_changed(ctx).await;
         Ok(Membership(m))
     }
 
@@ -744,7 +775,7 @@ impl WorkMutation {
         )?;
         f.name = Some(name("name", &input.name)?);
         let assignee = id_input_opt("User", input.assignee_id.as_ref(), "assigneeId")?;
-        existing_user(ctx, assignee, "assigneeId").await?;
+        visible_user(ctx, &s, assignee, "assigneeId").await?;
         f.assignee_id = Some(assignee);
         f.status = input.status.map(|st| st.as_str().to_string());
         let mut tx = begin(ctx).await?;
@@ -760,6 +791,7 @@ impl WorkMutation {
         )
         .await?;
         tx.commit().await?;
+        super::access_changed(ctx).await;
         Ok(Task::new(t))
     }
 
@@ -783,7 +815,7 @@ impl WorkMutation {
             MaybeUndefined::Null => Some(None),
             MaybeUndefined::Value(id) => Some(Some(id_input("User", id, "assigneeId")?)),
         };
-        existing_user(ctx, f.assignee_id.flatten(), "assigneeId").await?;
+        visible_user(ctx, &s, f.assignee_id.flatten(), "assigneeId").await?;
         f.status = input.status.map(|st| st.as_str().to_string());
         let mut tx = begin(ctx).await?;
         let t = tasks::update_task(&mut tx, task.id, f).await?;
@@ -798,6 +830,7 @@ impl WorkMutation {
         )
         .await?;
         tx.commit().await?;
+        super::access_changed(ctx).await;
         Ok(Task::new(t))
     }
 
@@ -837,6 +870,7 @@ impl WorkMutation {
         )
         .await?;
         tx.commit().await?;
+        super::access_changed(ctx).await;
         Ok(TimeEntry(e))
     }
 
@@ -854,7 +888,10 @@ impl WorkMutation {
                 let task = task_with(ctx, &s, t, Right::LogTime).await?;
                 (task.id, task.project_id)
             }
-            None => (e.task_id, e.project_id),
+            None => {
+                require(&s, e.project_id, Right::LogTime)?;
+                (e.task_id, e.project_id)
+            }
         };
         let hours = match input.hours {
             Some(h) => hours_input("hours", h)?,
@@ -898,6 +935,7 @@ impl WorkMutation {
         )
         .await?;
         tx.commit().await?;
+        super::access_changed(ctx).await;
         Ok(TimeEntry(updated))
     }
 
@@ -924,6 +962,7 @@ impl WorkMutation {
         )
         .await?;
         tx.commit().await?;
+        super::access_changed(ctx).await;
         Ok(TimeEntry(e))
     }
 
@@ -969,6 +1008,7 @@ impl WorkMutation {
             }
         }
         tx.commit().await?;
+        super::access_changed(ctx).await;
         Ok(out)
     }
 
@@ -1007,6 +1047,7 @@ impl WorkMutation {
         )
         .await?;
         tx.commit().await?;
+        super::access_changed(ctx).await;
         Ok(Document(d))
     }
 
@@ -1047,6 +1088,7 @@ impl WorkMutation {
         )
         .await?;
         tx.commit().await?;
+        super::access_changed(ctx).await;
         Ok(Document(updated))
     }
 
@@ -1068,6 +1110,7 @@ impl WorkMutation {
         )
         .await?;
         tx.commit().await?;
+        super::access_changed(ctx).await;
         Ok(Document(d))
     }
 
@@ -1091,7 +1134,7 @@ impl WorkMutation {
                 "give exactly one of userId and groupId",
             ));
         }
-        existing_user(ctx, user_id, "userId").await?;
+        visible_user(ctx, &s, user_id, "userId").await?;
         existing(ctx, Named::Group, group_id, "groupId").await?;
         let mut tx = begin(ctx).await?;
         let r = documents::create_folder_rule(&mut tx, project.id, &f, user_id, group_id).await?;
@@ -1106,6 +1149,7 @@ impl WorkMutation {
         )
         .await?;
         tx.commit().await?;
+        super::access_changed(ctx).await;
         Ok(FolderRule(r))
     }
 
@@ -1117,9 +1161,9 @@ impl WorkMutation {
         let mut tx = begin(ctx).await?;
         let r = documents::find_folder_rule_unscoped(&mut tx, n)
             .await?
-            .filter(|r| s.sees(r.project_id))
+            // Rules are shown to MANAGE_DOCUMENTS holders only: for others they look missing.
+            .filter(|r| s.can(r.project_id, Right::ManageDocuments))
             .ok_or(Error::NotFound)?;
-        require(&s, r.project_id, Right::ManageDocuments)?;
         documents::delete_folder_rule(&mut tx, n).await?;
         audit::record(
             &mut tx,
@@ -1132,6 +1176,7 @@ impl WorkMutation {
         )
         .await?;
         tx.commit().await?;
+        super::access_changed(ctx).await;
         Ok(FolderRule(r))
     }
 
@@ -1184,6 +1229,7 @@ impl WorkMutation {
         )
         .await?;
         tx.commit().await?;
+        super::access_changed(ctx).await;
         Ok(Invoice(invoice))
     }
 
@@ -1211,6 +1257,7 @@ impl WorkMutation {
         )
         .await?;
         tx.commit().await?;
+        super::access_changed(ctx).await;
         Ok(Invoice(issued))
     }
 }

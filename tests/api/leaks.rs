@@ -302,3 +302,125 @@ async fn internal_documents_need_their_right_even_for_document_managers() {
         .await;
     assert_eq!(data["documents"]["nodes"], json!([{ "title": "Shared" }]));
 }
+
+#[tokio::test]
+async fn filters_by_hidden_items_find_nothing_and_hidden_parents_make_top_level() {
+    let app = spawn().await;
+    let admin = app.admin().await;
+    let (u_id, u) = app.person(&admin, "u@test.example", "Full member").await;
+    let hidden = app.project(&admin, "Hidden parent", None, json!({})).await;
+    let child = app
+        .project(
+            &admin,
+            "Room",
+            Some(&hidden),
+            json!({ "inheritMembers": false }),
+        )
+        .await;
+    app.member(&admin, &child, &u_id, "Full member").await;
+    let data = app
+        .ok(&u, "query($p: ID) { a: projects(filter: {parentId: $p}) { totalCount } b: projects(filter: {topLevelOnly: true}) { nodes { name parent { id } } } timeEntries(filter: {projectId: $p, includeSubProjects: true}) { totalCount } }", json!({ "p": hidden }))
+        .await;
+    assert_eq!(
+        data["a"]["totalCount"], 0,
+        "a hidden parent's children would prove it exists"
+    );
+    assert_eq!(
+        data["b"]["nodes"],
+        json!([{ "name": "Room", "parent": null }])
+    );
+    assert_eq!(data["timeEntries"]["totalCount"], 0);
+    let (code, _) = app
+        .err(
+            Some(&u),
+            "query($c: ID) { users(filter: {customerId: $c}) { totalCount } }",
+            json!({ "c": "Q3VzdG9tZXI6MQ" }),
+        )
+        .await;
+    assert_eq!(code, "FORBIDDEN");
+}
+
+#[tokio::test]
+async fn users_are_only_named_when_visible_and_rules_only_to_their_managers() {
+    let app = spawn().await;
+    let admin = app.admin().await;
+    let (pm_id, pm) = app.person(&admin, "pm@test.example", "Full member").await;
+    let stranger = app
+        .user(&admin, "stranger@test.example", "Full member")
+        .await;
+    let p = app.project(&admin, "P", None, json!({})).await;
+    app.member(&admin, &p, &pm_id, "Project manager").await;
+    let (code, e) = app
+        .err(Some(&pm), "mutation($p: ID!, $u: ID) { createTask(input: {projectId: $p, name: \"T\", assigneeId: $u}) { id } }", json!({ "p": p, "u": stranger }))
+        .await;
+    assert_eq!(
+        (code.as_str(), e["extensions"]["field"].as_str()),
+        ("BAD_USER_INPUT", Some("assigneeId"))
+    );
+    let (code, _) = app
+        .err(Some(&pm), "mutation($p: ID!, $u: ID) { setFolderRule(input: {projectId: $p, folder: \"X\", userId: $u}) { id } }", json!({ "p": p, "u": stranger }))
+        .await;
+    assert_eq!(code, "BAD_USER_INPUT");
+    let rule = app
+        .ok(&pm, "mutation($p: ID!, $u: ID) { setFolderRule(input: {projectId: $p, folder: \"X\", userId: $u}) { id } }", json!({ "p": p, "u": pm_id }))
+        .await["setFolderRule"]["id"]
+        .clone();
+    let (m_id, m) = app.person(&admin, "m@test.example", "Full member").await;
+    app.member(&admin, &p, &m_id, "Full member").await;
+    let (code, _) = app
+        .err(
+            Some(&m),
+            "mutation($r: ID!) { removeFolderRule(id: $r) { id } }",
+            json!({ "r": rule }),
+        )
+        .await;
+    assert_eq!(
+        code, "NOT_FOUND",
+        "rules are shown to document managers only"
+    );
+}
+
+#[tokio::test]
+async fn narrowed_keys_carry_no_global_powers_and_must_name_projects() {
+    let app = spawn().await;
+    let admin = app.admin().await;
+    let p = app.project(&admin, "P", None, json!({})).await;
+    let create = "mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) { secret } }";
+    let (code, e) = app
+        .err(
+            Some(&admin),
+            create,
+            json!({ "i": { "name": "k", "projectIds": [] } }),
+        )
+        .await;
+    assert_eq!(
+        (code.as_str(), e["extensions"]["field"].as_str()),
+        ("BAD_USER_INPUT", Some("projectIds"))
+    );
+    let key = app
+        .ok(
+            &admin,
+            create,
+            json!({ "i": { "name": "portal", "projectIds": [p] } }),
+        )
+        .await["createApiKey"]["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let seen = app
+        .ok(
+            &key,
+            "{ projects { totalCount } users { totalCount } viewer { globalRights } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(seen["projects"]["totalCount"], 1);
+    assert_eq!(seen["viewer"]["globalRights"], json!([]));
+    for q in [
+        "{ auditEvents { totalCount } }",
+        "mutation { createCustomer(input: {name: \"x\"}) { id } }",
+    ] {
+        let (code, _) = app.err(Some(&key), q, json!({})).await;
+        assert_eq!(code, "FORBIDDEN", "{q}");
+    }
+}

@@ -62,13 +62,20 @@ async fn world(app: &TestApp, roots: usize, tasks: usize) -> String {
     pm
 }
 
+/// The statements of one request, after warming the caller's cached scope. The fewest of
+/// ten: a batch waits 1 ms for its keys, and on a machine busy with the other tests a
+/// level's keys can arrive across two batches; the fewest is the count the query's shape
+/// gives.
 async fn statements_of(app: &TestApp, token: &str) -> u64 {
-    // Warm the caller's cached scope, then count one request.
     app.ok(token, NESTED, json!({})).await;
-    let before = app.state.db.statements();
-    let data = app.ok(token, NESTED, json!({})).await;
-    assert!(data["projects"]["totalCount"].as_i64().unwrap() > 0);
-    app.state.db.statements() - before
+    let mut fewest = u64::MAX;
+    for _ in 0..10 {
+        let before = app.state.db.statements();
+        let data = app.ok(token, NESTED, json!({})).await;
+        assert!(data["projects"]["totalCount"].as_i64().unwrap() > 0);
+        fewest = fewest.min(app.state.db.statements() - before);
+    }
+    fewest
 }
 
 #[tokio::test]
@@ -174,7 +181,11 @@ async fn access_changes_show_on_the_next_request_on_every_server() {
 #[ignore = "prints the statements of the nested query; run with RUST_LOG=sqlx::query=debug"]
 async fn show_nested_statements() {
     let app = spawn().await;
-    let pm = world(&app, 1, 1).await;
+    let size: usize = std::env::var("WORLD")
+        .ok()
+        .and_then(|w| w.parse().ok())
+        .unwrap_or(1);
+    let pm = world(&app, size, size).await;
     app.ok(&pm, NESTED, json!({})).await;
     eprintln!("----- counted request -----");
     let before = app.state.db.statements();

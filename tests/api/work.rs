@@ -638,3 +638,121 @@ async fn concurrent_logging_never_exceeds_24_hours_a_day() {
         2000
     );
 }
+
+#[tokio::test]
+async fn moving_or_regrouping_a_project_needs_manage_members_and_grants_stay_within_reach() {
+    let app = spawn().await;
+    let admin = app.admin().await;
+    let (u_id, u) = app.person(&admin, "u@test.example", "Full member").await;
+    app.new_profile(&admin, "Editor", &["EDIT_PROJECT", "CREATE_SUBPROJECTS"])
+        .await;
+    let x = app.project(&admin, "X", None, json!({})).await;
+    let y = app.project(&admin, "Y", None, json!({})).await;
+    app.member(&admin, &x, &u_id, "Editor").await;
+    app.member(&admin, &y, &u_id, "Project manager").await;
+    // Moving X under Y would hand Y's memberships (the caller's own included) to X.
+    let (code, _) = app
+        .err(
+            Some(&u),
+            "mutation($x: ID!, $y: ID) { updateProject(input: {id: $x, parentId: $y}) { id } }",
+            json!({ "x": x, "y": y }),
+        )
+        .await;
+    assert_eq!(code, "FORBIDDEN");
+    let d = app
+        .ok(
+            &admin,
+            "mutation { createDepartment(input: {name: \"D\"}) { id } }",
+            json!({}),
+        )
+        .await["createDepartment"]["id"]
+        .clone();
+    let (code, _) = app
+        .err(
+            Some(&u),
+            "mutation($x: ID!, $d: ID) { updateProject(input: {id: $x, departmentId: $d}) { id } }",
+            json!({ "x": x, "d": d }),
+        )
+        .await;
+    assert_eq!(code, "FORBIDDEN");
+    // A department editor may not grant, on a project of their department, rights that
+    // the membership would carry into an inheriting sub-project of another department.
+    app.new_profile(
+        &admin,
+        "Dept editor",
+        &["EDIT_DEPARTMENT_PROJECTS", "MANAGE_MEMBERS", "SEE_COST"],
+    )
+    .await;
+    let other = app
+        .ok(
+            &admin,
+            "mutation { createDepartment(input: {name: \"Other\"}) { id } }",
+            json!({}),
+        )
+        .await["createDepartment"]["id"]
+        .clone();
+    let de = app.user(&admin, "de@test.example", "Dept editor").await;
+    app.ok(
+        &admin,
+        "mutation($u: ID!, $d: ID) { updateUser(input: {id: $u, departmentId: $d}) { id } }",
+        json!({ "u": de, "d": d }),
+    )
+    .await;
+    let de = app.login("de@test.example", crate::common::PASSWORD).await;
+    let mine = app
+        .project(&admin, "Dept project", None, json!({ "departmentId": d }))
+        .await;
+    let add = "mutation($p: ID!, $u: ID, $pr: ID!) { addProjectMember(input: {projectId: $p, userId: $u, profileId: $pr}) { id } }";
+    let granted = app.new_profile(&admin, "Cost viewer", &["SEE_COST"]).await;
+    let (o_id, _) = app.person(&admin, "o@test.example", "Full member").await;
+    app.ok(&de, add, json!({ "p": mine, "u": o_id, "pr": granted }))
+        .await;
+    app.project(
+        &admin,
+        "Foreign child",
+        Some(&mine),
+        json!({ "departmentId": other }),
+    )
+    .await;
+    let (code, _) = app
+        .err(
+            Some(&de),
+            add,
+            json!({ "p": mine, "u": o_id, "pr": granted }),
+        )
+        .await;
+    assert_eq!(code, "FORBIDDEN");
+}
+
+#[tokio::test]
+async fn a_mutations_answer_shows_the_rights_it_just_granted() {
+    let app = spawn().await;
+    let admin = app.admin().await;
+    let (_, lead) = app
+        .person(&admin, "lead@test.example", "External project leader")
+        .await;
+    let data = app
+        .ok(
+            &lead,
+            "mutation { createProject(input: {name: \"Mine\"}) { viewerRights } }",
+            json!({}),
+        )
+        .await;
+    assert!(data["createProject"]["viewerRights"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("MANAGE_TASKS")));
+    let (status, body) = app
+        .post(
+            None,
+            "mutation { login(input: {email: \"lead@test.example\", password: \"correct horse battery\"}) { user { email profile { name } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(body.get("errors").is_none(), "{body}");
+    assert_eq!(
+        body["data"]["login"]["user"]["profile"]["name"],
+        "External project leader"
+    );
+}
