@@ -6,21 +6,7 @@ use crate::common::{fresh_database, spawn_empty};
 
 async fn project_names(app: &crate::common::TestApp, email: &str) -> Vec<String> {
     let token = app.login(email, portico::demo::DEMO_PASSWORD).await;
-    let data = app
-        .ok(
-            &token,
-            "{ projects(first: 100) { nodes { name } } }",
-            json!({}),
-        )
-        .await;
-    let mut names: Vec<String> = data["projects"]["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n["name"].as_str().unwrap().to_string())
-        .collect();
-    names.sort();
-    names
+    app.sees(&token).await
 }
 
 #[tokio::test]
