@@ -251,3 +251,18 @@ impl Rel for DocumentsOfProject {
         from_row(r)
     }
 }
+
+/// A folder rule, for MANAGE_DOCUMENTS holders of its project only.
+pub async fn find_folder_rule(db: &Db, scope: &Scope, id: i64) -> Result<Option<FolderRuleRow>> {
+    let mut w = Where::new(db.backend());
+    w.ids("project_id", scope.ids_with(Right::ManageDocuments));
+    let a = w.arg(id);
+    w.and(format!("folder_rule_id = {a}"));
+    let row = db
+        .fetch_optional(w.query(format!(
+            "SELECT {RULE_COLS} FROM folder_rule WHERE {}",
+            w.sql()
+        )))
+        .await?;
+    row.map(|r| rule_from_row(&r)).transpose()
+}

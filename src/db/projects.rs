@@ -421,3 +421,17 @@ pub async fn member_project_ids_many(
     }
     Ok(out)
 }
+
+/// A membership made on a project the caller sees.
+pub async fn find_membership(db: &Db, scope: &Scope, id: i64) -> Result<Option<MembershipRow>> {
+    let mut w = visible(db.backend(), scope);
+    let a = w.arg(id);
+    w.and(format!("membership_id = {a}"));
+    let row = db
+        .fetch_optional(w.query(format!(
+            "SELECT {MEMBERSHIP_COLS} FROM membership WHERE {}",
+            w.sql()
+        )))
+        .await?;
+    row.map(|r| membership_from_row(&r)).transpose()
+}

@@ -199,6 +199,12 @@ impl Query {
             "Invoice" => invoices::find_invoice(db, &s, n)
                 .await?
                 .map(|i| Node::Invoice(Invoice(i))),
+            "Membership" => projects::find_membership(db, &s, n)
+                .await?
+                .map(|m| Node::Membership(Membership(m))),
+            "FolderRule" => documents::find_folder_rule(db, &s, n)
+                .await?
+                .map(|r| Node::FolderRule(FolderRule(r))),
             _ => None,
         })
     }

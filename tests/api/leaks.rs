@@ -424,3 +424,25 @@ async fn narrowed_keys_carry_no_global_powers_and_must_name_projects() {
         assert_eq!(code, "FORBIDDEN", "{q}");
     }
 }
+
+#[tokio::test]
+async fn memberships_and_folder_rules_are_nodes_for_those_who_may_see_them() {
+    let app = spawn().await;
+    let admin = app.admin().await;
+    let (u_id, u) = app.person(&admin, "u@test.example", "Full member").await;
+    let (_, other) = app.person(&admin, "o@test.example", "Full member").await;
+    let p = app.project(&admin, "P", None, json!({})).await;
+    let m = app.member(&admin, &p, &u_id, "Full member").await;
+    let rule = app
+        .ok(&admin, "mutation($p: ID!, $u: ID) { setFolderRule(input: {projectId: $p, folder: \"X\", userId: $u}) { id } }", json!({ "p": p, "u": u_id }))
+        .await["setFolderRule"]["id"]
+        .clone();
+    let q = "query($m: ID!, $r: ID!) { m: node(id: $m) { id } r: node(id: $r) { id } }";
+    let seen = app.ok(&u, q, json!({ "m": m, "r": rule })).await;
+    assert_eq!(seen["m"]["id"], json!(m));
+    assert!(seen["r"].is_null(), "rules are for document managers");
+    let seen = app.ok(&admin, q, json!({ "m": m, "r": rule })).await;
+    assert_eq!(seen["r"]["id"], rule);
+    let seen = app.ok(&other, q, json!({ "m": m, "r": rule })).await;
+    assert!(seen["m"].is_null() && seen["r"].is_null());
+}
