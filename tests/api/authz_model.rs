@@ -1562,6 +1562,7 @@ async fn check_world(
 
 #[test]
 fn server_agrees_with_the_reference_authorization_model() {
+    let _alone = crate::common::exclusive();
     let started = std::time::Instant::now();
     let cases: u32 = std::env::var("AUTHZ_MODEL_CASES")
         .ok()

@@ -15,6 +15,15 @@ pub const PASSWORD: &str = "correct horse battery";
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// Held by the tests that must not run at the same time: the property test keeps both cores
+/// busy, and the statement-count test needs its batches not to be starved.
+pub static EXCLUSIVE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Takes [`EXCLUSIVE`] (a test that panicked while holding it leaves it usable).
+pub fn exclusive() -> std::sync::MutexGuard<'static, ()> {
+    EXCLUSIVE.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// Where the test databases live.
 pub fn base_url() -> Option<String> {
     std::env::var("PORTICO_TEST_DATABASE_URL")

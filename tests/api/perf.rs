@@ -79,7 +79,12 @@ async fn statements_of(app: &TestApp, token: &str) -> u64 {
 }
 
 #[tokio::test]
+#[allow(
+    clippy::await_holding_lock,
+    reason = "the guard only keeps heavy tests apart"
+)]
 async fn nested_queries_run_as_many_statements_for_few_rows_as_for_many() {
+    let _alone = crate::common::exclusive();
     let small = spawn().await;
     let small_pm = world(&small, 1, 1).await;
     let large = spawn().await;
