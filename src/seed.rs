@@ -627,7 +627,10 @@ pub async fn seed(
     }
     tx.commit().await?;
     if let crate::db::Pool::Postgres(p) = &db.pool {
-        sqlx::query("ANALYZE").execute(p).await?;
+        // Every entry inserted updated its task's totals: compact the task table, then
+        // refresh the planner's statistics everywhere.
+        sqlx::query("VACUUM FULL task").execute(p).await?;
+        sqlx::query("VACUUM ANALYZE").execute(p).await?;
     } else {
         db.execute(q("ANALYZE")).await?;
     }

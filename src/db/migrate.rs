@@ -39,6 +39,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0004_access_version_parity.sql"),
         postgres: include_str!("../../migrations/postgres/0004_access_version_parity.sql"),
     },
+    Migration {
+        version: 5,
+        name: "page_indexes",
+        sqlite: include_str!("../../migrations/sqlite/0005_page_indexes.sql"),
+        postgres: include_str!("../../migrations/postgres/0005_page_indexes.sql"),
+    },
 ];
 
 /// An arbitrary constant naming Portico's advisory lock on PostgreSQL.
