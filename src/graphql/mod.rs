@@ -54,7 +54,9 @@ pub struct RequestCtx {
     pub logged_in: std::sync::OnceLock<i64>,
     /// Computed on first use; cleared when a mutation changes access, so that the rest of
     /// the request (the mutation's answer, later mutations) sees the new rights.
-    scope: tokio::sync::Mutex<Option<Arc<Scope>>>,
+    scope: Mutex<Option<Arc<Scope>>>,
+    /// Serialises the computation of the scope (resolvers read `scope` without waiting).
+    scope_init: tokio::sync::Mutex<()>,
     redacted: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
     /// Batched loads of this request, with its scope.
     pub loader: std::sync::Mutex<Option<Arc<loaders::RequestLoader>>>,
@@ -65,7 +67,8 @@ impl RequestCtx {
         RequestCtx {
             viewer,
             logged_in: std::sync::OnceLock::new(),
-            scope: tokio::sync::Mutex::new(None),
+            scope: Mutex::new(None),
+            scope_init: tokio::sync::Mutex::new(()),
             redacted: Mutex::new(BTreeMap::new()),
             loader: std::sync::Mutex::new(None),
         }
@@ -116,10 +119,16 @@ pub fn writer<'a>(ctx: &Context<'a>) -> Result<&'a Viewer> {
 pub async fn scope(ctx: &Context<'_>) -> Result<Arc<Scope>> {
     let v = viewer(ctx)?;
     let db = &state(ctx).db;
+    let rc = req(ctx);
+    let cached = || rc.scope.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    // The fast path every field resolver takes: no waiting once the scope is known.
+    if let Some(s) = cached() {
+        return Ok(s);
+    }
     // Held across the computation, so concurrent resolvers wait for one computation.
-    let mut slot = req(ctx).scope.lock().await;
-    if let Some(s) = &*slot {
-        return Ok(s.clone());
+    let _computing = rc.scope_init.lock().await;
+    if let Some(s) = cached() {
+        return Ok(s);
     }
     let mut s = state(ctx)
         .access
@@ -140,7 +149,7 @@ pub async fn scope(ctx: &Context<'_>) -> Result<Arc<Scope>> {
         narrowed.global = crate::authz::RightSet::EMPTY;
         s = Arc::new(narrowed);
     }
-    *slot = Some(s.clone());
+    *rc.scope.lock().unwrap_or_else(|p| p.into_inner()) = Some(s.clone());
     Ok(s)
 }
 
@@ -161,7 +170,7 @@ fn subject(
 /// A mutation changed what the caller may see: recompute the scope (and the loaders that
 /// carry it) on next use.
 pub async fn access_changed(ctx: &Context<'_>) {
-    *req(ctx).scope.lock().await = None;
+    *req(ctx).scope.lock().unwrap_or_else(|p| p.into_inner()) = None;
     *req(ctx).loader.lock().unwrap_or_else(|p| p.into_inner()) = None;
 }
 
