@@ -83,6 +83,15 @@ pub fn money(field: &str, value: Decimal) -> Result<i64> {
     Ok(value.0)
 }
 
+/// Records a change's audit event in its transaction, commits, and lets the rest of the
+/// request see the change (its answer, later mutations).
+pub async fn commit(ctx: &Context<'_>, mut tx: Tx, e: NewEvent<'_>) -> Result<()> {
+    audit::record(&mut tx, e).await?;
+    tx.commit().await?;
+    super::access_changed(ctx).await;
+    Ok(())
+}
+
 /// The audit target of a failed login: a hash of the email, so the limit can count
 /// attempts without the log keeping what was typed.
 fn failed_login_target(email: &str) -> String {
@@ -359,18 +368,12 @@ impl AdminMutation {
             },
         )
         .await?;
-        audit::record(
-            &mut tx,
-            event(
+        commit(ctx, tx, event(
                 v,
                 "CREATE_API_KEY",
                 Some(ids::encode("ApiKey", key.id)),
                 serde_json::json!({ "name": key.name, "readOnly": key.read_only, "projects": project_ids.len() }),
-            ),
-        )
-        .await?;
-        tx.commit().await?;
-        super::access_changed(ctx).await;
+            )).await?;
         Ok(ApiKeyCreated {
             secret,
             api_key: ApiKey(key),
@@ -389,8 +392,9 @@ impl AdminMutation {
             .ok_or(Error::NotFound)?;
         let mut tx = begin(ctx).await?;
         credentials::revoke_api_key(&mut tx, key.id).await?;
-        audit::record(
-            &mut tx,
+        commit(
+            ctx,
+            tx,
             event(
                 v,
                 "REVOKE_API_KEY",
@@ -399,8 +403,6 @@ impl AdminMutation {
             ),
         )
         .await?;
-        tx.commit().await?;
-        super::access_changed(ctx).await;
         let key = credentials::find_api_key_by_id(db, key_id)
             .await?
             .ok_or(Error::NotFound)?;
@@ -444,8 +446,9 @@ impl AdminMutation {
         )
         .await
         .map_err(|e| map_unique(e, "email", "this email"))?;
-        audit::record(
-            &mut tx,
+        commit(
+            ctx,
+            tx,
             event(
                 v,
                 "CREATE_USER",
@@ -454,8 +457,6 @@ impl AdminMutation {
             ),
         )
         .await?;
-        tx.commit().await?;
-        super::access_changed(ctx).await;
         Ok(User(user))
     }
 
@@ -552,8 +553,9 @@ impl AdminMutation {
         .await
         .map_err(|e| map_unique(e, "email", "this email"))?
         .ok_or(Error::NotFound)?;
-        audit::record(
-            &mut tx,
+        commit(
+            ctx,
+            tx,
             event(
                 v,
                 "UPDATE_USER",
@@ -562,8 +564,6 @@ impl AdminMutation {
             ),
         )
         .await?;
-        tx.commit().await?;
-        super::access_changed(ctx).await;
         Ok(User(user))
     }
 
@@ -581,8 +581,9 @@ impl AdminMutation {
         let p = org::create_profile(&mut tx, &profile_name, rights)
             .await
             .map_err(|e| map_unique(e, "name", "this name"))?;
-        audit::record(
-            &mut tx,
+        commit(
+            ctx,
+            tx,
             event(
                 v,
                 "CREATE_PROFILE",
@@ -591,8 +592,6 @@ impl AdminMutation {
             ),
         )
         .await?;
-        tx.commit().await?;
-        super::access_changed(ctx).await;
         Ok(Profile(p))
     }
 
@@ -615,8 +614,9 @@ impl AdminMutation {
         if !found {
             return Err(Error::NotFound);
         }
-        audit::record(
-            &mut tx,
+        commit(
+            ctx,
+            tx,
             event(
                 v,
                 "UPDATE_PROFILE",
@@ -628,8 +628,6 @@ impl AdminMutation {
             ),
         )
         .await?;
-        tx.commit().await?;
-        super::access_changed(ctx).await;
         let p = org::find_profile(&state(ctx).db, id)
             .await?
             .ok_or(Error::NotFound)?;
@@ -706,8 +704,9 @@ async fn create_named(
         Named::Customer => "Customer",
         Named::Department => "Department",
     };
-    audit::record(
-        &mut tx,
+    commit(
+        ctx,
+        tx,
         event(
             v,
             action,
@@ -716,8 +715,6 @@ async fn create_named(
         ),
     )
     .await?;
-    tx.commit().await?;
-    super::access_changed(ctx).await;
     Ok(row)
 }
 

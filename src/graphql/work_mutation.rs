@@ -8,7 +8,7 @@ use async_graphql::{Context, InputObject, MaybeUndefined, Object, ID};
 use chrono::NaiveDate;
 
 use super::ids::{self, id_input, id_input_opt};
-use super::mutation::{event, money, name};
+use super::mutation::{commit, event, money, name};
 use super::objects::{Membership, Project, ProjectStatus};
 use super::scalars::{centi_hours, Date, Decimal};
 use super::work::*;
@@ -496,8 +496,9 @@ impl WorkMutation {
             )
             .await?;
         }
-        audit::record(
-            &mut tx,
+        commit(
+            ctx,
+            tx,
             event(
                 v,
                 "CREATE_PROJECT",
@@ -506,8 +507,6 @@ impl WorkMutation {
             ),
         )
         .await?;
-        tx.commit().await?;
-        super::access_changed(ctx).await;
         Ok(Project::new(project))
     }
 
@@ -604,8 +603,9 @@ impl WorkMutation {
         let updated = projects::update_project(&mut tx, project.id, c)
             .await
             .map_err(unique_code)?;
-        audit::record(
-            &mut tx,
+        commit(
+            ctx,
+            tx,
             event(
                 v,
                 "UPDATE_PROJECT",
@@ -614,8 +614,6 @@ impl WorkMutation {
             ),
         )
         .await?;
-        tx.commit().await?;
-        super::access_changed(ctx).await;
         Ok(Project::new(updated))
     }
 
@@ -639,8 +637,9 @@ impl WorkMutation {
             },
         )
         .await?;
-        audit::record(
-            &mut tx,
+        commit(
+            ctx,
+            tx,
             event(
                 v,
                 "SET_PROJECT_STATUS",
@@ -649,8 +648,6 @@ impl WorkMutation {
             ),
         )
         .await?;
-        tx.commit().await?;
-        super::access_changed(ctx).await;
         Ok(Project::new(updated))
     }
 
@@ -711,8 +708,9 @@ impl WorkMutation {
             },
         )
         .await?;
-        audit::record(
-            &mut tx,
+        commit(
+            ctx,
+            tx,
             event(
                 v,
                 "ADD_PROJECT_MEMBER",
@@ -726,8 +724,6 @@ impl WorkMutation {
             ),
         )
         .await?;
-        tx.commit().await?;
-        super::access_changed(ctx).await;
         Ok(Membership(m))
     }
 
@@ -743,8 +739,9 @@ impl WorkMutation {
             .ok_or(Error::NotFound)?;
         require(&s, m.project_id, Right::ManageMembers)?;
         projects::delete_membership(&mut tx, n).await?;
-        audit::record(
-            &mut tx,
+        commit(
+            ctx,
+            tx,
             event(
                 v,
                 "REMOVE_PROJECT_MEMBER",
@@ -753,8 +750,6 @@ impl WorkMutation {
             ),
         )
         .await?;
-        tx.commit().await?;
-        super::access_changed(ctx).await;
         Ok(Membership(m))
     }
 
@@ -780,8 +775,9 @@ impl WorkMutation {
         f.status = input.status.map(|st| st.as_str().to_string());
         let mut tx = begin(ctx).await?;
         let t = tasks::create_task(&mut tx, project.id, f).await?;
-        audit::record(
-            &mut tx,
+        commit(
+            ctx,
+            tx,
             event(
                 v,
                 "CREATE_TASK",
@@ -790,8 +786,6 @@ impl WorkMutation {
             ),
         )
         .await?;
-        tx.commit().await?;
-        super::access_changed(ctx).await;
         Ok(Task::new(t))
     }
 
@@ -819,8 +813,9 @@ impl WorkMutation {
         f.status = input.status.map(|st| st.as_str().to_string());
         let mut tx = begin(ctx).await?;
         let t = tasks::update_task(&mut tx, task.id, f).await?;
-        audit::record(
-            &mut tx,
+        commit(
+            ctx,
+            tx,
             event(
                 v,
                 "UPDATE_TASK",
@@ -829,8 +824,6 @@ impl WorkMutation {
             ),
         )
         .await?;
-        tx.commit().await?;
-        super::access_changed(ctx).await;
         Ok(Task::new(t))
     }
 
@@ -859,8 +852,9 @@ impl WorkMutation {
             },
         )
         .await?;
-        audit::record(
-            &mut tx,
+        commit(
+            ctx,
+            tx,
             event(
                 v,
                 "LOG_TIME",
@@ -869,8 +863,6 @@ impl WorkMutation {
             ),
         )
         .await?;
-        tx.commit().await?;
-        super::access_changed(ctx).await;
         Ok(TimeEntry(e))
     }
 
@@ -924,8 +916,9 @@ impl WorkMutation {
         .ok_or_else(|| {
             Error::conflict("the entry is approved or billed and can no longer change")
         })?;
-        audit::record(
-            &mut tx,
+        commit(
+            ctx,
+            tx,
             event(
                 v,
                 "UPDATE_TIME_ENTRY",
@@ -934,8 +927,6 @@ impl WorkMutation {
             ),
         )
         .await?;
-        tx.commit().await?;
-        super::access_changed(ctx).await;
         Ok(TimeEntry(updated))
     }
 
@@ -951,8 +942,9 @@ impl WorkMutation {
                 "the entry is approved or billed and can no longer change",
             ));
         }
-        audit::record(
-            &mut tx,
+        commit(
+            ctx,
+            tx,
             event(
                 v,
                 "DELETE_TIME_ENTRY",
@@ -961,8 +953,6 @@ impl WorkMutation {
             ),
         )
         .await?;
-        tx.commit().await?;
-        super::access_changed(ctx).await;
         Ok(TimeEntry(e))
     }
 
@@ -998,7 +988,12 @@ impl WorkMutation {
         }
         audit::record(
             &mut tx,
-            event(v, "APPROVE_TIME_ENTRIES", None, serde_json::json!({ "entries": ids.iter().map(|i| i.0.clone()).collect::<Vec<_>>() })),
+            event(
+                v,
+                "APPROVE_TIME_ENTRIES",
+                None,
+                serde_json::json!({ "entries": ids.iter().map(|i| i.0.clone()).collect::<Vec<_>>() }),
+            ),
         )
         .await?;
         let mut out = Vec::with_capacity(found.len());
@@ -1036,8 +1031,9 @@ impl WorkMutation {
         };
         let mut tx = begin(ctx).await?;
         let d = documents::create_document(&mut tx, project.id, v.user.id, f).await?;
-        audit::record(
-            &mut tx,
+        commit(
+            ctx,
+            tx,
             event(
                 v,
                 "CREATE_DOCUMENT",
@@ -1046,8 +1042,6 @@ impl WorkMutation {
             ),
         )
         .await?;
-        tx.commit().await?;
-        super::access_changed(ctx).await;
         Ok(Document(d))
     }
 
@@ -1077,8 +1071,9 @@ impl WorkMutation {
         };
         let mut tx = begin(ctx).await?;
         let updated = documents::update_document(&mut tx, d.id, f).await?;
-        audit::record(
-            &mut tx,
+        commit(
+            ctx,
+            tx,
             event(
                 v,
                 "UPDATE_DOCUMENT",
@@ -1087,8 +1082,6 @@ impl WorkMutation {
             ),
         )
         .await?;
-        tx.commit().await?;
-        super::access_changed(ctx).await;
         Ok(Document(updated))
     }
 
@@ -1099,8 +1092,9 @@ impl WorkMutation {
         let d = managed_document(ctx, &s, &id).await?;
         let mut tx = begin(ctx).await?;
         documents::delete_document(&mut tx, d.id).await?;
-        audit::record(
-            &mut tx,
+        commit(
+            ctx,
+            tx,
             event(
                 v,
                 "DELETE_DOCUMENT",
@@ -1109,8 +1103,6 @@ impl WorkMutation {
             ),
         )
         .await?;
-        tx.commit().await?;
-        super::access_changed(ctx).await;
         Ok(Document(d))
     }
 
@@ -1138,8 +1130,9 @@ impl WorkMutation {
         existing(ctx, Named::Group, group_id, "groupId").await?;
         let mut tx = begin(ctx).await?;
         let r = documents::create_folder_rule(&mut tx, project.id, &f, user_id, group_id).await?;
-        audit::record(
-            &mut tx,
+        commit(
+            ctx,
+            tx,
             event(
                 v,
                 "SET_FOLDER_RULE",
@@ -1148,8 +1141,6 @@ impl WorkMutation {
             ),
         )
         .await?;
-        tx.commit().await?;
-        super::access_changed(ctx).await;
         Ok(FolderRule(r))
     }
 
@@ -1165,8 +1156,9 @@ impl WorkMutation {
             .filter(|r| s.can(r.project_id, Right::ManageDocuments))
             .ok_or(Error::NotFound)?;
         documents::delete_folder_rule(&mut tx, n).await?;
-        audit::record(
-            &mut tx,
+        commit(
+            ctx,
+            tx,
             event(
                 v,
                 "REMOVE_FOLDER_RULE",
@@ -1175,8 +1167,6 @@ impl WorkMutation {
             ),
         )
         .await?;
-        tx.commit().await?;
-        super::access_changed(ctx).await;
         Ok(FolderRule(r))
     }
 
@@ -1218,18 +1208,12 @@ impl WorkMutation {
                 "nothing to bill: no approved, billable, unbilled time in this period",
             )
         })?;
-        audit::record(
-            &mut tx,
-            event(
+        commit(ctx, tx, event(
                 v,
                 "GENERATE_INVOICE",
                 Some(ids::encode("Invoice", invoice.id)),
                 serde_json::json!({ "number": invoice.number, "total": Decimal(invoice.total).to_string() }),
-            ),
-        )
-        .await?;
-        tx.commit().await?;
-        super::access_changed(ctx).await;
+            )).await?;
         Ok(Invoice(invoice))
     }
 
@@ -1246,8 +1230,9 @@ impl WorkMutation {
         let issued = invoices::issue(&mut tx, n)
             .await?
             .ok_or_else(|| Error::conflict("the invoice is already issued"))?;
-        audit::record(
-            &mut tx,
+        commit(
+            ctx,
+            tx,
             event(
                 v,
                 "ISSUE_INVOICE",
@@ -1256,8 +1241,6 @@ impl WorkMutation {
             ),
         )
         .await?;
-        tx.commit().await?;
-        super::access_changed(ctx).await;
         Ok(Invoice(issued))
     }
 }
