@@ -4,7 +4,7 @@
 use chrono::Utc;
 
 use super::{q, Db, Row, Tx};
-use crate::authz::{Right, RightSet};
+use crate::authz::{Right, RightSet, Scope};
 use crate::error::Result;
 
 #[derive(Clone, Debug)]
@@ -118,6 +118,14 @@ fn named(r: &Row, key: &str, with_parent: bool) -> Result<NamedRow> {
     })
 }
 
+/// What the visibility of customers, departments and groups depends on besides the scope.
+#[derive(Clone, Copy, Debug)]
+pub struct Me {
+    pub user_id: i64,
+    pub customer_id: Option<i64>,
+    pub department_id: Option<i64>,
+}
+
 /// Rows of one of the named tables: `user_group`, `customer`, `department`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Named {
@@ -152,6 +160,65 @@ impl Named {
             .fetch_all(q(format!(
                 "SELECT {} FROM {table} ORDER BY {key}",
                 self.cols()
+            )))
+            .await?;
+        rows.iter().map(|r| named(r, key, self.parent())).collect()
+    }
+
+    /// Which rows a caller may see: everything for ADMIN; else the customers and
+    /// departments of the projects they see and their own, and the groups they belong to
+    /// or that are members of projects they see. (An external user must not read the list
+    /// of the company's clients.)
+    fn visible(self, w: &mut super::list::Where, scope: &Scope, me: &Me) {
+        if scope.is_admin() {
+            return;
+        }
+        match self {
+            Named::Customer => {
+                let projects = w.ids_fragment("p.project_id", scope.visible_ids().to_vec());
+                let mine = w.arg(me.customer_id);
+                w.and(format!(
+                    "(customer_id IN (SELECT p.customer_id FROM project p WHERE {projects}) OR customer_id = {mine})"
+                ));
+            }
+            Named::Department => {
+                let projects = w.ids_fragment("p.project_id", scope.visible_ids().to_vec());
+                let mine = w.arg(me.department_id);
+                w.and(format!(
+                    "(department_id IN (SELECT p.department_id FROM project p WHERE {projects}) OR department_id = {mine})"
+                ));
+            }
+            Named::Group => {
+                let me_id = w.arg(me.user_id);
+                let on_projects = w.ids_fragment("m.project_id", scope.visible_ids().to_vec());
+                w.and(format!(
+                    "(group_id IN (SELECT gm.group_id FROM group_member gm WHERE gm.user_id = {me_id})
+                      OR group_id IN (SELECT m.group_id FROM membership m WHERE m.group_id IS NOT NULL AND {on_projects}))"
+                ));
+            }
+        }
+    }
+
+    /// The rows the caller may see, optionally only `id`.
+    pub async fn list_visible(
+        self,
+        db: &Db,
+        scope: &Scope,
+        me: &Me,
+        id: Option<i64>,
+    ) -> Result<Vec<NamedRow>> {
+        let (table, key) = self.table();
+        let mut w = super::list::Where::new(db.backend());
+        self.visible(&mut w, scope, me);
+        if let Some(id) = id {
+            let a = w.arg(id);
+            w.and(format!("{key} = {a}"));
+        }
+        let rows = db
+            .fetch_all(w.query(format!(
+                "SELECT {} FROM {table} WHERE {} ORDER BY {key}",
+                self.cols(),
+                w.sql()
             )))
             .await?;
         rows.iter().map(|r| named(r, key, self.parent())).collect()

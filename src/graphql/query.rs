@@ -137,6 +137,22 @@ pub async fn invoice_page(
     Ok(InvoiceConnection::new(page, args, Invoice))
 }
 
+/// Customers, departments or groups the caller may see (one of them when `id` is given).
+async fn visible_named(
+    ctx: &Context<'_>,
+    kind: Named,
+    id: Option<i64>,
+) -> Result<Vec<crate::db::org::NamedRow>> {
+    let s = scope(ctx).await?;
+    let v = viewer(ctx)?;
+    let me = crate::db::org::Me {
+        user_id: v.user.id,
+        customer_id: v.user.customer_id,
+        department_id: v.user.department_id,
+    };
+    kind.list_visible(&state(ctx).db, &s, &me, id).await
+}
+
 /// A filter id that names nothing of its type matches nothing.
 fn filter_id(type_name: &str, id: &Option<ID>) -> Option<i64> {
     id.as_ref().map(|i| decode(type_name, i).unwrap_or(0))
@@ -168,17 +184,17 @@ impl Query {
             "Profile" => org::find_profile(db, n)
                 .await?
                 .map(|p| Node::Profile(Profile(p))),
-            "Group" => Named::Group
-                .find(db, n)
+            "Group" => visible_named(ctx, Named::Group, Some(n))
                 .await?
+                .pop()
                 .map(|g| Node::Group(Group(g))),
-            "Customer" => Named::Customer
-                .find(db, n)
+            "Customer" => visible_named(ctx, Named::Customer, Some(n))
                 .await?
+                .pop()
                 .map(|c| Node::Customer(Customer(c))),
-            "Department" => Named::Department
-                .find(db, n)
+            "Department" => visible_named(ctx, Named::Department, Some(n))
                 .await?
+                .pop()
                 .map(|d| Node::Department(Department(d))),
             "ApiKey" => credentials::find_api_key_by_id(db, n)
                 .await?
@@ -381,33 +397,30 @@ impl Query {
             .collect())
     }
 
-    /// Every group.
+    /// The groups the caller may see (ADMIN: all; others: their own and those that are
+    /// members of projects they see).
     async fn groups(&self, ctx: &Context<'_>) -> Result<Vec<Group>> {
-        viewer(ctx)?;
-        Ok(Named::Group
-            .list(&state(ctx).db)
+        Ok(visible_named(ctx, Named::Group, None)
             .await?
             .into_iter()
             .map(Group)
             .collect())
     }
 
-    /// Every department.
+    /// The departments the caller may see (ADMIN: all; others: their own and those of the
+    /// projects they see).
     async fn departments(&self, ctx: &Context<'_>) -> Result<Vec<Department>> {
-        viewer(ctx)?;
-        Ok(Named::Department
-            .list(&state(ctx).db)
+        Ok(visible_named(ctx, Named::Department, None)
             .await?
             .into_iter()
             .map(Department)
             .collect())
     }
 
-    /// Every customer.
+    /// The customers the caller may see (ADMIN: all; others: their own and those of the
+    /// projects they see).
     async fn customers(&self, ctx: &Context<'_>) -> Result<Vec<Customer>> {
-        viewer(ctx)?;
-        Ok(Named::Customer
-            .list(&state(ctx).db)
+        Ok(visible_named(ctx, Named::Customer, None)
             .await?
             .into_iter()
             .map(Customer)

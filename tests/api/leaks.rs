@@ -446,3 +446,58 @@ async fn memberships_and_folder_rules_are_nodes_for_those_who_may_see_them() {
     let seen = app.ok(&other, q, json!({ "m": m, "r": rule })).await;
     assert!(seen["m"].is_null() && seen["r"].is_null());
 }
+
+#[tokio::test]
+async fn customers_departments_and_groups_are_listed_only_where_they_touch_the_caller() {
+    let app = spawn().await;
+    let admin = app.admin().await;
+    let mk = |q: &'static str| {
+        let (app, admin) = (&app, admin.clone());
+        async move {
+            let v = app.ok(&admin, q, json!({})).await;
+            v.as_object().unwrap().values().next().unwrap()["id"].clone()
+        }
+    };
+    let acme = mk("mutation { createCustomer(input: {name: \"Acme\"}) { id } }").await;
+    let globex = mk("mutation { createCustomer(input: {name: \"Globex\"}) { id } }").await;
+    mk("mutation { createDepartment(input: {name: \"Secret lab\"}) { id } }").await;
+    mk("mutation { createGroup(input: {name: \"Board\"}) { id } }").await;
+    let (c_id, c) = app.person(&admin, "c@acme.example", "Customer").await;
+    let p = app
+        .project(&admin, "Acme site", None, json!({ "customerId": acme }))
+        .await;
+    app.project(&admin, "Globex site", None, json!({ "customerId": globex }))
+        .await;
+    app.member(&admin, &p, &c_id, "Customer").await;
+    let seen = app
+        .ok(
+            &c,
+            "{ customers { name } departments { name } groups { name } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        seen["customers"],
+        json!([{ "name": "Acme" }]),
+        "another client's name leaked"
+    );
+    assert_eq!(seen["departments"], json!([]));
+    assert_eq!(seen["groups"], json!([]));
+    let n = app
+        .ok(
+            &c,
+            "query($id: ID!) { node(id: $id) { id } }",
+            json!({ "id": globex }),
+        )
+        .await;
+    assert!(n["node"].is_null());
+    let all = app
+        .ok(
+            &admin,
+            "{ customers { name } departments { name } groups { name } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(all["customers"].as_array().unwrap().len(), 2);
+    assert_eq!(all["departments"].as_array().unwrap().len(), 1);
+}
