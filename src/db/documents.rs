@@ -199,18 +199,6 @@ pub async fn create_folder_rule(
     rule_from_row(&row)
 }
 
-pub async fn find_folder_rule_unscoped(tx: &mut Tx, id: i64) -> Result<Option<FolderRuleRow>> {
-    let row = tx
-        .fetch_optional(
-            q(format!(
-                "SELECT {RULE_COLS} FROM folder_rule WHERE folder_rule_id = $1"
-            ))
-            .bind(id),
-        )
-        .await?;
-    row.map(|r| rule_from_row(&r)).transpose()
-}
-
 pub async fn delete_folder_rule(tx: &mut Tx, id: i64) -> Result<()> {
     tx.execute(q("DELETE FROM folder_rule WHERE folder_rule_id = $1").bind(id))
         .await?;

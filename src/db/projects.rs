@@ -310,18 +310,6 @@ pub async fn would_cycle(tx: &mut Tx, project_id: i64, candidate: i64) -> Result
     Ok(row.is_some())
 }
 
-pub async fn find_membership_unscoped(tx: &mut Tx, id: i64) -> Result<Option<MembershipRow>> {
-    let row = tx
-        .fetch_optional(
-            q(format!(
-                "SELECT {MEMBERSHIP_COLS} FROM membership WHERE membership_id = $1"
-            ))
-            .bind(id),
-        )
-        .await?;
-    row.map(|r| membership_from_row(&r)).transpose()
-}
-
 pub async fn delete_membership(tx: &mut Tx, id: i64) -> Result<()> {
     tx.execute(q("DELETE FROM membership WHERE membership_id = $1").bind(id))
         .await?;

@@ -115,7 +115,12 @@ pub fn event<'a>(
 }
 
 /// The id must name an existing row of `kind`, else BAD_USER_INPUT on `field`.
-async fn existing(ctx: &Context<'_>, kind: Named, id: Option<i64>, field: &str) -> Result<()> {
+pub(super) async fn existing(
+    ctx: &Context<'_>,
+    kind: Named,
+    id: Option<i64>,
+    field: &str,
+) -> Result<()> {
     if let Some(id) = id {
         if kind.find(&state(ctx).db, id).await?.is_none() {
             return Err(Error::bad_input(field, "does not exist"));
@@ -131,7 +136,7 @@ async fn existing_profile(ctx: &Context<'_>, id: i64, field: &str) -> Result<()>
     Ok(())
 }
 
-async fn begin(ctx: &Context<'_>) -> Result<Tx> {
+pub(super) async fn begin(ctx: &Context<'_>) -> Result<Tx> {
     Ok(state(ctx).db.begin().await?)
 }
 

@@ -8,7 +8,7 @@ use async_graphql::{Context, InputObject, MaybeUndefined, Object, ID};
 use chrono::NaiveDate;
 
 use super::ids::{self, id_input, id_input_opt};
-use super::mutation::{commit, event, money, name};
+use super::mutation::{begin, commit, event, existing, money, name};
 use super::objects::{Membership, Project, ProjectStatus};
 use super::scalars::{centi_hours, Date, Decimal};
 use super::work::*;
@@ -98,19 +98,6 @@ fn bounded(field: &str, s: Option<String>, max: usize) -> Result<Option<String>>
         )),
         other => Ok(other),
     }
-}
-
-async fn begin(ctx: &Context<'_>) -> Result<Tx> {
-    Ok(state(ctx).db.begin().await?)
-}
-
-async fn existing(ctx: &Context<'_>, kind: Named, id: Option<i64>, field: &str) -> Result<()> {
-    if let Some(id) = id {
-        if kind.find(&state(ctx).db, id).await?.is_none() {
-            return Err(Error::bad_input(field, "does not exist"));
-        }
-    }
-    Ok(())
 }
 
 /// A user the caller may see (or nothing is revealed about whether the id exists).
@@ -732,12 +719,11 @@ impl WorkMutation {
         let v = writer(ctx)?;
         let s = scope(ctx).await?;
         let n = ids::decode("Membership", &id).ok_or(Error::NotFound)?;
-        let mut tx = begin(ctx).await?;
-        let m = projects::find_membership_unscoped(&mut tx, n)
+        let m = projects::find_membership(&state(ctx).db, &s, n)
             .await?
-            .filter(|m| s.sees(m.project_id))
             .ok_or(Error::NotFound)?;
         require(&s, m.project_id, Right::ManageMembers)?;
+        let mut tx = begin(ctx).await?;
         projects::delete_membership(&mut tx, n).await?;
         commit(
             ctx,
@@ -1149,12 +1135,11 @@ impl WorkMutation {
         let v = writer(ctx)?;
         let s = scope(ctx).await?;
         let n = ids::decode("FolderRule", &id).ok_or(Error::NotFound)?;
-        let mut tx = begin(ctx).await?;
-        let r = documents::find_folder_rule_unscoped(&mut tx, n)
+        // Rules are shown to MANAGE_DOCUMENTS holders only: for others they look missing.
+        let r = documents::find_folder_rule(&state(ctx).db, &s, n)
             .await?
-            // Rules are shown to MANAGE_DOCUMENTS holders only: for others they look missing.
-            .filter(|r| s.can(r.project_id, Right::ManageDocuments))
             .ok_or(Error::NotFound)?;
+        let mut tx = begin(ctx).await?;
         documents::delete_folder_rule(&mut tx, n).await?;
         commit(
             ctx,
