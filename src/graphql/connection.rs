@@ -74,20 +74,24 @@ macro_rules! connection {
         #[async_graphql::Object]
         impl $conn {
             /// The items of this page with their cursors.
-            async fn edges(&self) -> Vec<$edge> {
-                self.page
-                    .items
-                    .iter()
-                    .map(|(k, n)| $edge {
-                        cursor: $crate::graphql::ids::cursor(*k),
-                        node: n.clone(),
-                    })
-                    .collect()
+            async fn edges(&self) -> $crate::graphql::flat::Nodes<$edge> {
+                $crate::graphql::flat::Nodes(
+                    self.page
+                        .items
+                        .iter()
+                        .map(|(k, n)| $edge {
+                            cursor: $crate::graphql::ids::cursor(*k),
+                            node: n.clone(),
+                        })
+                        .collect(),
+                )
             }
 
             /// The items of this page.
-            async fn nodes(&self) -> Vec<$node> {
-                self.page.items.iter().map(|(_, n)| n.clone()).collect()
+            async fn nodes(&self) -> $crate::graphql::flat::Nodes<$node> {
+                $crate::graphql::flat::Nodes(
+                    self.page.items.iter().map(|(_, n)| n.clone()).collect(),
+                )
             }
 
             /// Where this page stands.
@@ -115,6 +119,32 @@ macro_rules! connection {
             ) -> $crate::error::Result<i64> {
                 $crate::db::list::count(&$crate::graphql::state(ctx).db, self.page.count.clone())
                     .await
+            }
+        }
+
+        impl $crate::graphql::flat::Flat for $edge {
+            type Pre = ();
+
+            fn kind(name: &str) -> Option<$crate::graphql::flat::Kind> {
+                match name {
+                    "cursor" => Some($crate::graphql::flat::Kind::Leaf),
+                    "node" => Some($crate::graphql::flat::Kind::Object(
+                        $crate::graphql::flat::Plan::nested::<$node>,
+                    )),
+                    _ => None,
+                }
+            }
+
+            fn value(
+                &self,
+                _: &(),
+                cx: &$crate::graphql::flat::Cx<'_>,
+                step: &$crate::graphql::flat::Step,
+            ) -> async_graphql::Value {
+                match step.name.as_str() {
+                    "cursor" => async_graphql::Value::String(self.cursor.clone()),
+                    _ => cx.object(Some(&self.node), step),
+                }
             }
         }
 

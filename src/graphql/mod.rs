@@ -1,6 +1,7 @@
 //! The GraphQL schema: objects, inputs, connections, queries and mutations.
 
 pub mod connection;
+pub mod flat;
 pub mod ids;
 pub mod loaders;
 pub mod mutation;
@@ -74,6 +75,17 @@ impl RequestCtx {
         }
     }
 
+    /// The scope when it is already computed.
+    pub fn scope_now(&self) -> Option<Arc<Scope>> {
+        self.scope.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Records that `field` was hidden for lack of `right`, for `extensions.redacted`.
+    pub fn redact(&self, field: &'static str, right: Right) {
+        let mut map = self.redacted.lock().unwrap_or_else(|p| p.into_inner());
+        *map.entry((field, right.name())).or_insert(0) += 1;
+    }
+
     /// `extensions.redacted` of the response: one entry per hidden field and right.
     pub fn redacted(&self) -> Option<serde_json::Value> {
         let map = self.redacted.lock().ok()?;
@@ -120,7 +132,7 @@ pub async fn scope(ctx: &Context<'_>) -> Result<Arc<Scope>> {
     let v = viewer(ctx)?;
     let db = &state(ctx).db;
     let rc = req(ctx);
-    let cached = || rc.scope.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let cached = || rc.scope_now();
     // The fast path every field resolver takes: no waiting once the scope is known.
     if let Some(s) = cached() {
         return Ok(s);
@@ -201,7 +213,5 @@ pub fn guard<T>(
 
 /// Records that `field` was hidden for lack of `right`, for `extensions.redacted`.
 pub fn redact(ctx: &Context<'_>, field: &'static str, right: Right) {
-    if let Ok(mut map) = req(ctx).redacted.lock() {
-        *map.entry((field, right.name())).or_insert(0) += 1;
-    }
+    req(ctx).redact(field, right);
 }

@@ -3,6 +3,7 @@
 use async_graphql::{Context, Enum, Interface, Object, SimpleObject, ID};
 
 use super::connection::connection;
+use super::flat::{not_flat, val, Cx, Flat, Kind, Step};
 use super::ids::encode;
 use super::loaders::{
     self, MemberProjectsKey, NamedKey, OwnTotalsKey, ProfileKey, ProjectKey, VisibleUserKey,
@@ -115,11 +116,45 @@ impl User {
     /// May the caller see this user's private fields (email, profile, department...)?
     async fn private(&self, ctx: &Context<'_>) -> Result<bool> {
         let rc = super::req(ctx);
-        if rc.viewer.is_none() && rc.logged_in.get() == Some(&self.0.id) {
+        if self.answer_to_login(rc) {
             return Ok(true);
         }
-        let s = scope(ctx).await?;
-        Ok(s.is_admin() || s.user_id == self.0.id)
+        Ok(self.private_in(&*scope(ctx).await?))
+    }
+
+    /// The answer to a `login` (no caller yet) shows the user it signed in.
+    fn answer_to_login(&self, rc: &super::RequestCtx) -> bool {
+        rc.viewer.is_none() && rc.logged_in.get() == Some(&self.0.id)
+    }
+
+    fn private_in(&self, s: &crate::authz::Scope) -> bool {
+        s.is_admin() || s.user_id == self.0.id
+    }
+}
+
+impl Flat for User {
+    type Pre = ();
+
+    fn kind(name: &str) -> Option<Kind> {
+        matches!(
+            name,
+            "id" | "name" | "kind" | "email" | "active" | "createdAt"
+        )
+        .then_some(Kind::Leaf)
+    }
+
+    fn value(&self, _: &(), cx: &Cx<'_>, step: &Step) -> async_graphql::Value {
+        let u = &self.0;
+        let private = || self.answer_to_login(cx.rc) || self.private_in(cx.scope);
+        match step.name.as_str() {
+            "id" => val(encode("User", u.id)),
+            "name" => val(u.name.clone()),
+            "kind" => val(UserKind::parse(&u.kind)),
+            "email" => cx.guard(private(), "User.email", Right::Admin, || u.email.clone()),
+            "active" => cx.guard(private(), "User.active", Right::Admin, || u.active),
+            "createdAt" => val(DateTime(u.created_at)),
+            _ => async_graphql::Value::Null,
+        }
     }
 }
 
@@ -335,6 +370,7 @@ impl Project {
 }
 
 connection!(ProjectConnection, ProjectEdge, Project, "projects");
+not_flat!(Project, Membership, AuditEvent);
 connection!(
     MembershipConnection,
     MembershipEdge,

@@ -1,16 +1,19 @@
 //! Object types of project work: tasks, time entries, documents, folder rules, invoices.
 
-use async_graphql::{Context, Enum, Object, SimpleObject, ID};
+use std::collections::{HashMap, HashSet};
+
+use async_graphql::{Context, Enum, Object, SimpleObject, Value, ID};
 
 use super::connection::connection;
+use super::flat::{val, Cx, Flat, Kind, Plan, Step};
 use super::ids::encode;
 use super::loaders::{
     self, InvoiceKey, LinesKey, NamedKey, ProjectKey, TaskKey, UserKey, VisibleUserKey,
 };
 use super::objects::{Customer, Group, Project, User};
 use super::scalars::{hours, Date, DateTime, Decimal};
-use super::{guard, redact, scope};
-use crate::authz::Right;
+use super::{guard, redact, req, scope, RequestCtx};
+use crate::authz::{Right, Scope};
 use crate::db::documents::{DocumentRow, FolderRuleRow};
 use crate::db::entries::EntryRow;
 use crate::db::invoices::InvoiceRow;
@@ -38,6 +41,23 @@ pub struct Figure {
 impl Figure {
     fn reported(&self) -> Right {
         self.any[0]
+    }
+
+    /// `value()` when one of the figure's rights holds on every project of `ids`; else None,
+    /// and the field is recorded as hidden.
+    pub fn shown<T>(
+        &self,
+        scope: &Scope,
+        rc: &RequestCtx,
+        ids: &[i64],
+        value: impl FnOnce() -> T,
+    ) -> Option<T> {
+        if scope.holds_on_all(ids, self.any) {
+            Some(value())
+        } else {
+            rc.redact(self.field, self.reported());
+            None
+        }
     }
 }
 
@@ -150,10 +170,52 @@ impl Task {
         fig: &Figure,
         f: impl FnOnce(&TaskRow) -> T,
     ) -> Result<Option<T>> {
-        figure_over(ctx, fig, &[self.row.project_id], || async {
-            Ok(f(&self.row))
-        })
-        .await
+        let s = scope(ctx).await?;
+        Ok(fig.shown(&s, req(ctx), &[self.row.project_id], || f(&self.row)))
+    }
+}
+
+impl Flat for Task {
+    type Pre = ();
+
+    fn kind(name: &str) -> Option<Kind> {
+        matches!(
+            name,
+            "id" | "name"
+                | "status"
+                | "validatedWork"
+                | "plannedWork"
+                | "realWork"
+                | "leftWork"
+                | "validatedCost"
+                | "plannedCost"
+                | "realCost"
+                | "createdAt"
+                | "updatedAt"
+        )
+        .then_some(Kind::Leaf)
+    }
+
+    fn value(&self, _: &(), cx: &Cx<'_>, step: &Step) -> Value {
+        let r = &self.row;
+        let p = &[r.project_id];
+        match step.name.as_str() {
+            "id" => val(encode("Task", r.id)),
+            "name" => val(r.name.clone()),
+            "status" => val(TaskStatus::parse(&r.status)),
+            "validatedWork" => cx.figure(&figures::T_VALIDATED_WORK, p, || hours(r.validated_work)),
+            "plannedWork" => cx.figure(&figures::T_PLANNED_WORK, p, || hours(r.planned_work)),
+            "realWork" => cx.figure(&figures::T_REAL_WORK, p, || hours(r.real_work)),
+            "leftWork" => cx.figure(&figures::T_LEFT_WORK, p, || hours(r.left_work)),
+            "validatedCost" => {
+                cx.figure(&figures::T_VALIDATED_COST, p, || Decimal(r.validated_cost))
+            }
+            "plannedCost" => cx.figure(&figures::T_PLANNED_COST, p, || Decimal(r.planned_cost)),
+            "realCost" => cx.figure(&figures::T_REAL_COST, p, || Decimal(r.real_cost)),
+            "createdAt" => val(DateTime(r.created_at)),
+            "updatedAt" => val(DateTime(r.updated_at)),
+            _ => Value::Null,
+        }
     }
 }
 
@@ -268,6 +330,95 @@ pub enum TimeEntryStatus {
 #[derive(Clone)]
 pub struct TimeEntry(pub EntryRow);
 
+impl TimeEntry {
+    fn hours_visible(&self, s: &Scope) -> bool {
+        self.0.user_id == s.user_id || s.can(self.0.project_id, Right::SeeWork)
+    }
+
+    fn cost_visible(&self, s: &Scope) -> bool {
+        s.can(self.0.project_id, Right::SeeCost)
+    }
+
+    fn status_value(&self) -> TimeEntryStatus {
+        match self.0.status.as_str() {
+            "APPROVED" => TimeEntryStatus::Approved,
+            "BILLED" => TimeEntryStatus::Billed,
+            _ => TimeEntryStatus::Submitted,
+        }
+    }
+}
+
+/// The authors and tasks of a page of time entries, loaded in one batch each.
+#[derive(Default)]
+pub struct EntryRelations {
+    users: HashMap<i64, User>,
+    tasks: HashMap<i64, Task>,
+}
+
+impl Flat for TimeEntry {
+    type Pre = EntryRelations;
+
+    fn kind(name: &str) -> Option<Kind> {
+        match name {
+            "id" | "date" | "hours" | "cost" | "billable" | "status" | "note" | "createdAt" => {
+                Some(Kind::Leaf)
+            }
+            "user" => Some(Kind::Prefetched(Plan::nested::<User>)),
+            "task" => Some(Kind::Prefetched(Plan::nested::<Task>)),
+            _ => None,
+        }
+    }
+
+    async fn prefetch(items: &[&Self], ctx: &Context<'_>, plan: &Plan) -> Option<EntryRelations> {
+        let mut pre = EntryRelations::default();
+        if plan.asks("user").is_some() {
+            let ids: HashSet<i64> = items.iter().map(|e| e.0.user_id).collect();
+            let found = loaders::many(ctx, ids.into_iter().map(UserKey))
+                .await
+                .ok()?;
+            pre.users = found.into_iter().map(|(k, u)| (k.0, User(u))).collect();
+        }
+        if plan.asks("task").is_some() {
+            let ids: HashSet<i64> = items.iter().map(|e| e.0.task_id).collect();
+            let found = loaders::many(ctx, ids.into_iter().map(TaskKey))
+                .await
+                .ok()?;
+            pre.tasks = found
+                .into_iter()
+                .map(|(k, t)| (k.0, Task::new(t)))
+                .collect();
+        }
+        Some(pre)
+    }
+
+    fn value(&self, pre: &EntryRelations, cx: &Cx<'_>, step: &Step) -> Value {
+        let e = &self.0;
+        match step.name.as_str() {
+            "id" => val(encode("TimeEntry", e.id)),
+            "date" => val(Date(e.date)),
+            "hours" => cx.guard(
+                self.hours_visible(cx.scope),
+                figures::E_HOURS.field,
+                Right::SeeWork,
+                || hours(e.hours),
+            ),
+            "cost" => cx.guard(
+                self.cost_visible(cx.scope),
+                figures::E_COST.field,
+                Right::SeeCost,
+                || Decimal(e.cost),
+            ),
+            "billable" => val(e.billable),
+            "status" => val(self.status_value()),
+            "note" => val(e.note.clone()),
+            "createdAt" => val(DateTime(e.created_at)),
+            "user" => cx.object(pre.users.get(&e.user_id), step),
+            "task" => cx.object(pre.tasks.get(&e.task_id), step),
+            _ => Value::Null,
+        }
+    }
+}
+
 #[Object]
 impl TimeEntry {
     /// Opaque global id.
@@ -293,8 +444,7 @@ impl TimeEntry {
     }
     /// Hours. One's own always; others' need SEE_WORK.
     async fn hours(&self, ctx: &Context<'_>) -> Result<Option<f64>> {
-        let s = scope(ctx).await?;
-        let ok = self.0.user_id == s.user_id || s.can(self.0.project_id, Right::SeeWork);
+        let ok = self.hours_visible(&*scope(ctx).await?);
         Ok(guard(
             ctx,
             ok,
@@ -305,8 +455,7 @@ impl TimeEntry {
     }
     /// Cost (hours x the user's cost rate when logged). Needs SEE_COST.
     async fn cost(&self, ctx: &Context<'_>) -> Result<Option<Decimal>> {
-        let s = scope(ctx).await?;
-        let ok = s.can(self.0.project_id, Right::SeeCost);
+        let ok = self.cost_visible(&*scope(ctx).await?);
         Ok(guard(
             ctx,
             ok,
@@ -319,11 +468,7 @@ impl TimeEntry {
         self.0.billable
     }
     async fn status(&self) -> TimeEntryStatus {
-        match self.0.status.as_str() {
-            "APPROVED" => TimeEntryStatus::Approved,
-            "BILLED" => TimeEntryStatus::Billed,
-            _ => TimeEntryStatus::Submitted,
-        }
+        self.status_value()
     }
     /// The invoice that billed it, when the caller may see invoices of the project.
     async fn invoice(&self, ctx: &Context<'_>) -> Result<Option<Invoice>> {
@@ -362,6 +507,42 @@ impl DocumentVisibility {
 #[derive(Clone)]
 pub struct Document(pub DocumentRow);
 
+impl Document {
+    fn visibility_value(&self) -> DocumentVisibility {
+        if self.0.visibility == "SHARED" {
+            DocumentVisibility::Shared
+        } else {
+            DocumentVisibility::Internal
+        }
+    }
+}
+
+impl Flat for Document {
+    type Pre = ();
+
+    fn kind(name: &str) -> Option<Kind> {
+        matches!(
+            name,
+            "id" | "folder" | "title" | "visibility" | "content" | "createdAt" | "updatedAt"
+        )
+        .then_some(Kind::Leaf)
+    }
+
+    fn value(&self, _: &(), _: &Cx<'_>, step: &Step) -> Value {
+        let d = &self.0;
+        match step.name.as_str() {
+            "id" => val(encode("Document", d.id)),
+            "folder" => val(d.folder.clone()),
+            "title" => val(d.title.clone()),
+            "visibility" => val(self.visibility_value()),
+            "content" => val(d.content.clone()),
+            "createdAt" => val(DateTime(d.created_at)),
+            "updatedAt" => val(DateTime(d.updated_at)),
+            _ => Value::Null,
+        }
+    }
+}
+
 #[Object]
 impl Document {
     /// Opaque global id.
@@ -381,11 +562,7 @@ impl Document {
         &self.0.title
     }
     async fn visibility(&self) -> DocumentVisibility {
-        if self.0.visibility == "SHARED" {
-            DocumentVisibility::Shared
-        } else {
-            DocumentVisibility::Internal
-        }
+        self.visibility_value()
     }
     async fn content(&self) -> &str {
         &self.0.content
@@ -456,6 +633,49 @@ pub struct InvoiceLine {
 #[derive(Clone)]
 pub struct Invoice(pub InvoiceRow);
 
+impl Invoice {
+    fn status_value(&self) -> InvoiceStatus {
+        if self.0.status == "ISSUED" {
+            InvoiceStatus::Issued
+        } else {
+            InvoiceStatus::Draft
+        }
+    }
+}
+
+impl Flat for Invoice {
+    type Pre = ();
+
+    fn kind(name: &str) -> Option<Kind> {
+        matches!(
+            name,
+            "id" | "number"
+                | "periodStart"
+                | "periodEnd"
+                | "status"
+                | "total"
+                | "createdAt"
+                | "issuedAt"
+        )
+        .then_some(Kind::Leaf)
+    }
+
+    fn value(&self, _: &(), _: &Cx<'_>, step: &Step) -> Value {
+        let i = &self.0;
+        match step.name.as_str() {
+            "id" => val(encode("Invoice", i.id)),
+            "number" => val(i.number.clone()),
+            "periodStart" => val(Date(i.period_start)),
+            "periodEnd" => val(Date(i.period_end)),
+            "status" => val(self.status_value()),
+            "total" => val(Decimal(i.total)),
+            "createdAt" => val(DateTime(i.created_at)),
+            "issuedAt" => val(i.issued_at.map(DateTime)),
+            _ => Value::Null,
+        }
+    }
+}
+
 #[Object]
 impl Invoice {
     /// Opaque global id.
@@ -485,11 +705,7 @@ impl Invoice {
         Date(self.0.period_end)
     }
     async fn status(&self) -> InvoiceStatus {
-        if self.0.status == "ISSUED" {
-            InvoiceStatus::Issued
-        } else {
-            InvoiceStatus::Draft
-        }
+        self.status_value()
     }
     async fn lines(&self, ctx: &Context<'_>) -> Result<Vec<InvoiceLine>> {
         Ok(loaders::one(ctx, LinesKey(self.0.id))

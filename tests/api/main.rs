@@ -6,6 +6,7 @@ mod auth;
 mod authz_model;
 mod common;
 mod demo;
+mod flat;
 mod http;
 mod schema;
 mod storage;
