@@ -164,8 +164,13 @@ pub trait Rel: Copy + Eq + std::hash::Hash + Send + Sync + 'static {
     fn map(r: &Row) -> Result<Self::Row>;
 }
 
-/// One page per parent, in one statement: rows are numbered within each parent and cut at
-/// `first + 1`.
+/// One page per parent, in one statement: for each parent, its first `first + 1` visible
+/// rows after the cursor, found on the (parent, key) index.
+///
+/// SQLite has no LATERAL join, but runs a correlated `IN (... LIMIT n)` subquery once per
+/// parent; PostgreSQL cannot turn that into a join and takes `CROSS JOIN LATERAL` instead.
+/// (Numbering every row of every parent with ROW_NUMBER and keeping the first n, as this
+/// did before, read all rows of the parents with hundreds of tasks: 2.5x slower.)
 pub async fn fetch_children<R: Rel>(
     db: &Db,
     scope: &Scope,
@@ -173,6 +178,7 @@ pub async fn fetch_children<R: Rel>(
     page: PageArgs,
 ) -> Result<HashMap<i64, Page<R::Row>>> {
     let (cols, from, key, parent) = (R::COLS, R::FROM, R::KEY, R::PARENT);
+    let (table, id) = (R::TABLE, R::ID);
     let base = R::filter(db.backend(), scope);
     let mut out: HashMap<i64, Page<R::Row>> = HashMap::new();
     for p in parents {
@@ -193,34 +199,43 @@ pub async fn fetch_children<R: Rel>(
         );
     }
     let mut w = base;
-    w.ids(parent, parents.to_vec());
+    w.and(format!("{parent} = page_parents.value"));
     if let Some(after) = page.after {
         let a = w.arg(after);
         w.and(format!("{key} > {a}"));
     }
     let limit = w.arg(page.first + 1);
-    // Number the rows within each parent on the narrow (indexed) columns only, then fetch
-    // the whole rows of the page.
-    let (table, id) = (R::TABLE, R::ID);
-    let select = w.query(format!(
-        "SELECT paged.page_key, paged.page_parent, paged.page_rn, {cols}
-         FROM (SELECT {key} AS page_key, {parent} AS page_parent,
-                      ROW_NUMBER() OVER (PARTITION BY {parent} ORDER BY {key}) AS page_rn
-               FROM {from} WHERE {}) paged
-         JOIN {table} ON {table}.{id} = paged.page_key
-         WHERE paged.page_rn <= {limit}
-         ORDER BY paged.page_parent, paged.page_key",
+    let list = w.arg(Arg::Ids(parents.to_vec()));
+    let first_rows = format!(
+        "SELECT {key} AS page_key FROM {from} WHERE {} ORDER BY {key} LIMIT {limit}",
         w.sql()
-    ));
+    );
+    // The row columns are unqualified: none of the tables has a column named like one of
+    // json_each's (key, value, type, atom, id, parent, fullkey, path).
+    let select = w.query(match db.backend() {
+        Backend::Sqlite => format!(
+            "SELECT page_parents.value AS page_parent, {table}.{id} AS page_key, {cols}
+             FROM json_each({list}) AS page_parents
+             JOIN {table} ON {table}.{id} IN ({first_rows})"
+        ),
+        Backend::Postgres => format!(
+            "SELECT page_parents.value AS page_parent, {table}.{id} AS page_key, {cols}
+             FROM unnest({list}::BIGINT[]) AS page_parents(value)
+             CROSS JOIN LATERAL ({first_rows}) AS page_rows
+             JOIN {table} ON {table}.{id} = page_rows.page_key"
+        ),
+    });
     for row in db.fetch_all(select).await? {
         let parent_id: i64 = row.get("page_parent")?;
-        let rn: i64 = row.get("page_rn")?;
         if let Some(page_of) = out.get_mut(&parent_id) {
-            if rn > page.first {
-                page_of.has_next = true;
-            } else {
-                page_of.items.push((row.get("page_key")?, R::map(&row)?));
-            }
+            page_of.items.push((row.get("page_key")?, R::map(&row)?));
+        }
+    }
+    for page_of in out.values_mut() {
+        page_of.items.sort_unstable_by_key(|(k, _)| *k);
+        if page_of.items.len() as i64 > page.first {
+            page_of.has_next = true;
+            page_of.items.truncate(page.first as usize);
         }
     }
     Ok(out)
