@@ -211,12 +211,14 @@ pub async fn fetch_children<R: Rel>(
         w.sql()
     );
     // The row columns are unqualified: none of the tables has a column named like one of
-    // json_each's (key, value, type, atom, id, parent, fullkey, path).
+    // json_each's (key, value, type, atom, id, parent, fullkey, path). On SQLite, CROSS JOIN
+    // keeps the parents as the outer loop: left to itself, the planner may scan the whole
+    // table and run the subquery for every row.
     let select = w.query(match db.backend() {
         Backend::Sqlite => format!(
             "SELECT page_parents.value AS page_parent, {table}.{id} AS page_key, {cols}
              FROM json_each({list}) AS page_parents
-             JOIN {table} ON {table}.{id} IN ({first_rows})"
+             CROSS JOIN {table} ON {table}.{id} IN ({first_rows})"
         ),
         Backend::Postgres => format!(
             "SELECT page_parents.value AS page_parent, {table}.{id} AS page_key, {cols}
