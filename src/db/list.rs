@@ -96,12 +96,13 @@ pub struct PageArgs {
     pub after: Option<i64>,
 }
 
-/// One page of rows plus what it takes to count all of them.
+/// One page of rows plus what it takes to count all of them (a nested page is counted
+/// with its siblings' instead: [`fetch_child_counts`]).
 #[derive(Clone)]
-pub struct Page<T> {
+pub struct Page<T, C = Query> {
     pub items: Vec<(i64, T)>,
     pub has_next: bool,
-    pub count: Query,
+    pub count: C,
 }
 
 /// Selects one page of `SELECT {cols} FROM {from} WHERE {filter}` ordered by `key`
@@ -176,28 +177,21 @@ pub async fn fetch_children<R: Rel>(
     scope: &Scope,
     parents: &[i64],
     page: PageArgs,
-) -> Result<HashMap<i64, Page<R::Row>>> {
+) -> Result<HashMap<i64, Page<R::Row, ()>>> {
     let (cols, from, key, parent) = (R::COLS, R::FROM, R::KEY, R::PARENT);
     let (table, id) = (R::TABLE, R::ID);
     let base = R::filter(db.backend(), scope);
-    let mut out: HashMap<i64, Page<R::Row>> = HashMap::new();
-    for p in parents {
-        let mut w = base.clone();
-        let a = w.arg(*p);
-        w.and(format!("{parent} = {a}"));
-        let count = w.query(format!(
-            "SELECT COUNT(*) AS n FROM {from} WHERE {}",
-            w.sql()
-        ));
-        out.insert(
-            *p,
-            Page {
+    let mut out: HashMap<i64, Page<R::Row, ()>> = parents
+        .iter()
+        .map(|p| {
+            let empty = Page {
                 items: Vec::new(),
                 has_next: false,
-                count,
-            },
-        );
-    }
+                count: (),
+            };
+            (*p, empty)
+        })
+        .collect();
     let mut w = base;
     w.and(format!("{parent} = page_parents.value"));
     if let Some(after) = page.after {
@@ -239,6 +233,28 @@ pub async fn fetch_children<R: Rel>(
             page_of.has_next = true;
             page_of.items.truncate(page.first as usize);
         }
+    }
+    Ok(out)
+}
+
+/// How many visible rows each parent's nested list holds, in one statement.
+pub async fn fetch_child_counts<R: Rel>(
+    db: &Db,
+    scope: &Scope,
+    parents: &[i64],
+) -> Result<HashMap<i64, i64>> {
+    let (from, parent) = (R::FROM, R::PARENT);
+    let mut w = R::filter(db.backend(), scope);
+    w.ids(parent, parents.to_vec());
+    let mut out: HashMap<i64, i64> = parents.iter().map(|p| (*p, 0)).collect();
+    for row in db
+        .fetch_all(w.query(format!(
+            "SELECT {parent} AS page_parent, COUNT(*) AS n FROM {from} WHERE {} GROUP BY {parent}",
+            w.sql()
+        )))
+        .await?
+    {
+        out.insert(row.get("page_parent")?, row.get("n")?);
     }
     Ok(out)
 }

@@ -353,7 +353,11 @@ impl Rel for ChildrenOfProject {
     const ID: &'static str = "project_id";
     const PARENT: &'static str = "parent_id";
     fn filter(backend: Backend, scope: &Scope) -> Where {
-        visible(backend, scope)
+        // The parent picks the rows; visibility is checked on each. (SQLite would otherwise
+        // probe the (parent_id, project_id) index once per visible project, per parent.)
+        let mut w = Where::new(backend);
+        w.ids_checked("project_id", scope.visible_ids().to_vec());
+        w
     }
     fn map(r: &Row) -> Result<ProjectRow> {
         from_row(r)

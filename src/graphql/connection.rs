@@ -5,7 +5,7 @@
 
 use async_graphql::SimpleObject;
 
-use crate::db::list::{Page, PageArgs};
+use crate::db::list::PageArgs;
 use crate::error::{Error, Result};
 
 /// Default and largest page sizes.
@@ -44,12 +44,27 @@ pub struct PageInfo {
     pub end_cursor: Option<String>,
 }
 
-/// Converts a storage page into one of GraphQL objects.
-pub fn map_page<R, T>(page: Page<R>, f: impl Fn(R) -> T) -> Page<T> {
-    Page {
-        items: page.items.into_iter().map(|(k, r)| (k, f(r))).collect(),
-        has_next: page.has_next,
-        count: page.count,
+/// How a connection answers `totalCount`.
+#[derive(Clone)]
+pub enum Counter {
+    /// A top-level list runs its own COUNT.
+    Query(crate::db::Query),
+    /// A nested list is counted together with the same lists of its sibling parents.
+    Nested(i64, NestedCount),
+}
+
+/// Counts the nested list of a parent through the request's batching loader.
+pub type NestedCount =
+    for<'a, 'b> fn(&'a async_graphql::Context<'b>, i64) -> BoxFuture<'a, Result<i64>>;
+
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+impl Counter {
+    pub async fn get(&self, ctx: &async_graphql::Context<'_>) -> Result<i64> {
+        match self {
+            Counter::Query(q) => crate::db::list::count(&super::state(ctx).db, q.clone()).await,
+            Counter::Nested(parent, count) => count(ctx, *parent).await,
+        }
     }
 }
 
@@ -58,8 +73,10 @@ macro_rules! connection {
     ($conn:ident, $edge:ident, $node:ty, $what:literal) => {
         #[doc = concat!("A page of ", $what, ".")]
         pub struct $conn {
-            pub page: $crate::db::list::Page<$node>,
+            pub items: std::sync::Arc<Vec<(i64, $node)>>,
+            pub has_next: bool,
             pub after: bool,
+            pub count: $crate::graphql::connection::Counter,
         }
 
         #[doc = concat!("One of ", $what, " with its cursor.")]
@@ -75,37 +92,37 @@ macro_rules! connection {
         impl $conn {
             /// The items of this page with their cursors.
             async fn edges(&self) -> $crate::graphql::flat::Nodes<$edge> {
-                $crate::graphql::flat::Nodes(
-                    self.page
-                        .items
+                $crate::graphql::flat::Nodes(std::sync::Arc::new(
+                    self.items
                         .iter()
-                        .map(|(k, n)| $edge {
-                            cursor: $crate::graphql::ids::cursor(*k),
-                            node: n.clone(),
+                        .map(|(k, n)| {
+                            (
+                                *k,
+                                $edge {
+                                    cursor: $crate::graphql::ids::cursor(*k),
+                                    node: n.clone(),
+                                },
+                            )
                         })
                         .collect(),
-                )
+                ))
             }
 
             /// The items of this page.
             async fn nodes(&self) -> $crate::graphql::flat::Nodes<$node> {
-                $crate::graphql::flat::Nodes(
-                    self.page.items.iter().map(|(_, n)| n.clone()).collect(),
-                )
+                $crate::graphql::flat::Nodes(self.items.clone())
             }
 
             /// Where this page stands.
             async fn page_info(&self) -> $crate::graphql::connection::PageInfo {
                 $crate::graphql::connection::PageInfo {
-                    has_next_page: self.page.has_next,
+                    has_next_page: self.has_next,
                     has_previous_page: self.after,
                     start_cursor: self
-                        .page
                         .items
                         .first()
                         .map(|(k, _)| $crate::graphql::ids::cursor(*k)),
                     end_cursor: self
-                        .page
                         .items
                         .last()
                         .map(|(k, _)| $crate::graphql::ids::cursor(*k)),
@@ -117,8 +134,7 @@ macro_rules! connection {
                 &self,
                 ctx: &async_graphql::Context<'_>,
             ) -> $crate::error::Result<i64> {
-                $crate::db::list::count(&$crate::graphql::state(ctx).db, self.page.count.clone())
-                    .await
+                self.count.get(ctx).await
             }
         }
 
@@ -149,14 +165,39 @@ macro_rules! connection {
         }
 
         impl $conn {
+            /// A top-level list's page.
             pub fn new<R>(
                 page: $crate::db::list::Page<R>,
                 args: $crate::db::list::PageArgs,
                 f: impl Fn(R) -> $node,
             ) -> Self {
                 $conn {
-                    page: $crate::graphql::connection::map_page(page, f),
+                    items: std::sync::Arc::new(
+                        page.items.into_iter().map(|(k, r)| (k, f(r))).collect(),
+                    ),
+                    has_next: page.has_next,
                     after: args.after.is_some(),
+                    count: $crate::graphql::connection::Counter::Query(page.count),
+                }
+            }
+
+            /// The page of a nested list under `parent`, as the batching loader shares it.
+            pub fn nested<R: $crate::db::list::Rel + Default>(
+                page: &$crate::db::list::Page<R::Row, ()>,
+                parent: i64,
+                args: $crate::db::list::PageArgs,
+                f: impl Fn(R::Row) -> $node,
+            ) -> Self {
+                $conn {
+                    items: std::sync::Arc::new(
+                        page.items.iter().map(|(k, r)| (*k, f(r.clone()))).collect(),
+                    ),
+                    has_next: page.has_next,
+                    after: args.after.is_some(),
+                    count: $crate::graphql::connection::Counter::Nested(
+                        parent,
+                        $crate::graphql::loaders::count_children::<R>,
+                    ),
                 }
             }
         }

@@ -266,9 +266,10 @@ async fn resolve_flat<T: Flat>(
     ))
 }
 
-/// A list field's items: answered by the synchronous pass when its selection allows, else by
-/// the resolver. Its GraphQL type is `[T!]!`, as for `Vec<T>`.
-pub struct Nodes<T>(pub Vec<T>);
+/// A list field's items (with their keys, shared with the connection that holds them):
+/// answered by the synchronous pass when the selection allows, else by the resolvers. Its
+/// GraphQL type is `[T!]!`, as for `Vec<T>`.
+pub struct Nodes<T>(pub Arc<Vec<(i64, T)>>);
 
 impl<T: Flat> OutputType for Nodes<T> {
     fn type_name() -> Cow<'static, str> {
@@ -288,11 +289,12 @@ impl<T: Flat> OutputType for Nodes<T> {
         ctx: &ContextSelectionSet<'_>,
         field: &Positioned<Field>,
     ) -> ServerResult<Value> {
-        let items: Vec<&T> = self.0.iter().collect();
+        let items: Vec<&T> = self.0.iter().map(|(_, t)| t).collect();
         if let Some(v) = resolve_flat(&items, ctx, field).await {
             return Ok(v);
         }
-        async_graphql::resolver_utils::resolve_list(ctx, field, &self.0, Some(self.0.len())).await
+        let len = items.len();
+        async_graphql::resolver_utils::resolve_list(ctx, field, items, Some(len)).await
     }
 }
 

@@ -10,7 +10,7 @@ use async_graphql::Context;
 
 use crate::authz::Scope;
 use crate::db::invoices::{InvoiceRow, LineRow};
-use crate::db::list::{fetch_children, Page, PageArgs, Rel};
+use crate::db::list::{fetch_child_counts, fetch_children, Page, PageArgs, Rel};
 use crate::db::org::{Named, NamedRow, ProfileRow};
 use crate::db::projects::ProjectRow;
 use crate::db::tasks::{TaskRow, Totals};
@@ -95,7 +95,8 @@ pub fn unshare(e: LoadError) -> Error {
 pub struct PageKey<R: Rel>(pub i64, pub PageArgs, pub R);
 
 impl<R: Rel> Loader<PageKey<R>> for Loaders {
-    type Value = Page<R::Row>;
+    // Shared, not copied, by every resolver waiting for it.
+    type Value = Arc<Page<R::Row, ()>>;
     type Error = LoadError;
 
     async fn load(
@@ -112,11 +113,39 @@ impl<R: Rel> Loader<PageKey<R>> for Loaders {
                 .await
                 .map_err(shared)?;
             for (parent, page) in pages {
-                out.insert(PageKey(parent, args, keys[0].2), page);
+                out.insert(PageKey(parent, args, keys[0].2), Arc::new(page));
             }
         }
         Ok(out)
     }
+}
+
+/// The size of the nested list `R` of the parent `.0`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CountKey<R: Rel>(pub i64, pub R);
+
+impl<R: Rel> Loader<CountKey<R>> for Loaders {
+    type Value = i64;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[CountKey<R>]) -> Result<HashMap<CountKey<R>, i64>, LoadError> {
+        let parents: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let counts = fetch_child_counts::<R>(&self.db, &self.scope, &parents)
+            .await
+            .map_err(shared)?;
+        Ok(counts
+            .into_iter()
+            .map(|(parent, n)| (CountKey(parent, keys[0].1), n))
+            .collect())
+    }
+}
+
+/// `totalCount` of a nested list: batched with the same count of the sibling parents.
+pub fn count_children<'a, R: Rel + Default>(
+    ctx: &'a Context<'_>,
+    parent: i64,
+) -> super::connection::BoxFuture<'a, Result<i64>> {
+    Box::pin(async move { Ok(one(ctx, CountKey(parent, R::default())).await?.unwrap_or(0)) })
 }
 
 macro_rules! by_id_loader {
@@ -284,7 +313,7 @@ pub async fn children<R: Rel + Default>(
     parent: i64,
     first: Option<i32>,
     after: Option<String>,
-) -> Result<(Page<R::Row>, PageArgs)> {
+) -> Result<(Arc<Page<R::Row, ()>>, PageArgs)> {
     let args = super::connection::page_args(first, after)?;
     let page = one(ctx, PageKey(parent, args, R::default()))
         .await?

@@ -444,7 +444,12 @@ impl Project {
     ) -> Result<ProjectConnection> {
         let (page, args) =
             loaders::children::<projects::ChildrenOfProject>(ctx, self.0.id, first, after).await?;
-        Ok(ProjectConnection::new(page, args, Project::new))
+        Ok(ProjectConnection::nested::<projects::ChildrenOfProject>(
+            &page,
+            self.0.id,
+            args,
+            Project::new,
+        ))
     }
     /// Whether memberships of the parent apply here too. False makes this project a
     /// "room with its own rights".
@@ -460,7 +465,9 @@ impl Project {
     ) -> Result<MembershipConnection> {
         let (page, args) =
             loaders::children::<projects::MembersOfProject>(ctx, self.0.id, first, after).await?;
-        Ok(MembershipConnection::new(page, args, Membership))
+        Ok(MembershipConnection::nested::<projects::MembersOfProject>(
+            &page, self.0.id, args, Membership,
+        ))
     }
     /// The caller's effective project rights here.
     async fn viewer_rights(&self, ctx: &Context<'_>) -> Result<Vec<Right>> {
@@ -528,7 +535,12 @@ impl Project {
         let (page, args) =
             loaders::children::<crate::db::tasks::TasksOfProject>(ctx, self.0.id, first, after)
                 .await?;
-        Ok(TaskConnection::new(page, args, Task::new))
+        Ok(TaskConnection::nested::<crate::db::tasks::TasksOfProject>(
+            &page,
+            self.0.id,
+            args,
+            Task::new,
+        ))
     }
     /// Time logged on the project's own tasks that the caller may see.
     async fn time_entries(
@@ -540,7 +552,9 @@ impl Project {
         let (page, args) =
             loaders::children::<crate::db::entries::EntriesOfProject>(ctx, self.0.id, first, after)
                 .await?;
-        Ok(TimeEntryConnection::new(page, args, TimeEntry))
+        Ok(TimeEntryConnection::nested::<
+            crate::db::entries::EntriesOfProject,
+        >(&page, self.0.id, args, TimeEntry))
     }
     /// The project's documents that the caller may see.
     async fn documents(
@@ -553,7 +567,9 @@ impl Project {
             ctx, self.0.id, first, after,
         )
         .await?;
-        Ok(DocumentConnection::new(page, args, Document))
+        Ok(DocumentConnection::nested::<
+            crate::db::documents::DocumentsOfProject,
+        >(&page, self.0.id, args, Document))
     }
     /// The project's invoices, with VIEW_INVOICES.
     async fn invoices(
@@ -566,7 +582,9 @@ impl Project {
             ctx, self.0.id, first, after,
         )
         .await?;
-        Ok(InvoiceConnection::new(page, args, Invoice))
+        Ok(InvoiceConnection::nested::<
+            crate::db::invoices::InvoicesOfProject,
+        >(&page, self.0.id, args, Invoice))
     }
     /// Rules restricting the project's folders; only MANAGE_DOCUMENTS holders see them.
     async fn folder_rules(&self, ctx: &Context<'_>) -> Result<Vec<FolderRule>> {

@@ -250,7 +250,9 @@ impl Task {
         let (page, args) =
             loaders::children::<crate::db::entries::EntriesOfTask>(ctx, self.row.id, first, after)
                 .await?;
-        Ok(TimeEntryConnection::new(page, args, TimeEntry))
+        Ok(TimeEntryConnection::nested::<
+            crate::db::entries::EntriesOfTask,
+        >(&page, self.row.id, args, TimeEntry))
     }
     /// Agreed baseline work, hours. Needs SEE_VALIDATED_WORK or SEE_WORK.
     async fn validated_work(&self, ctx: &Context<'_>) -> Result<Option<f64>> {

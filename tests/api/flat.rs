@@ -70,13 +70,13 @@ const PLAIN: &str = "
 fragment T on Task { id status createdAt updatedAt }
 fragment N on Node { id }
 { projects { nodes { name
-    tasks { nodes { ...T ...N __typename name n2: name validatedWork plannedWork realWork
+    tasks { totalCount nodes { ...T ...N __typename name n2: name validatedWork plannedWork realWork
                     leftWork validatedCost plannedCost realCost }
             edges { cursor node { name realCost } } }
-    timeEntries { nodes { id date hours cost billable status note createdAt
+    timeEntries { totalCount nodes { id date hours cost billable status note createdAt
                           user { id name kind email active createdAt }
                           task { name plannedCost ... on Task { status } } } }
-    documents { nodes { id folder title visibility content createdAt updatedAt } }
+    documents { totalCount nodes { id folder title visibility content createdAt updatedAt } }
     invoices { nodes { id number periodStart periodEnd status total createdAt issuedAt } }
 } } }";
 
@@ -158,6 +158,10 @@ async fn plain_lists_answer_as_the_resolvers_do() {
     assert!(invoice["issuedAt"].is_null());
     assert_eq!(p["tasks"]["edges"][0]["node"]["name"], "Design");
     assert!(p["tasks"]["edges"][0]["node"]["realCost"].is_null());
+    // Nested lists are counted in batches, by the same visibility rules.
+    assert_eq!(p["tasks"]["totalCount"], 3);
+    assert_eq!(p["timeEntries"]["totalCount"], 6);
+    assert_eq!(p["documents"]["totalCount"], 1);
     let hidden = |field: &str| crate::common::redacted(&fast, field).map(|e| e["count"].clone());
     assert_eq!(hidden("Task.plannedCost"), Some(json!(3 + 6)));
     assert_eq!(hidden("Task.realCost"), Some(json!(3 + 3)));

@@ -7,12 +7,12 @@ use crate::common::{spawn, TestApp};
 
 const NESTED: &str =
     "{ projects(first: 500) { totalCount nodes { name budget plannedWork realCost customer { name }
-    tasks(first: 500) { nodes { name plannedWork realWork plannedCost assignee { name }
-        timeEntries(first: 500) { nodes { hours cost user { name } task { name } } } } }
-    documents { nodes { title createdBy { name } } }
+    tasks(first: 500) { totalCount nodes { name plannedWork realWork plannedCost assignee { name }
+        timeEntries(first: 500) { totalCount nodes { hours cost user { name } task { name } } } } }
+    documents { totalCount nodes { title createdBy { name } } }
     invoices { nodes { total lines { amount } } }
-    children { nodes { name plannedWork tasks(first: 500) { nodes { name realWork } }
-        children { nodes { name tasks(first: 500) { nodes { name realWork } } } } } } } } }";
+    children { totalCount nodes { name plannedWork tasks(first: 500) { nodes { name realWork } }
+        children { nodes { name tasks(first: 500) { totalCount nodes { name realWork } } } } } } } } }";
 
 /// A world of `roots` projects, each with two levels of sub-projects and `tasks` tasks with
 /// an hour logged on each; answers the manager's token.
