@@ -125,8 +125,13 @@ pub async fn fetch_page<T>(
         filter.and(format!("{key} > {p}"));
     }
     let limit = filter.arg(page.first + 1);
+    // The page's keys first, then its rows: the keys can often be chosen from an index
+    // alone, and only the rows of the page are read (rather than every row that matches,
+    // to be sorted by key).
     let select = filter.query(format!(
-        "SELECT {key} AS page_key, {cols} FROM {from} WHERE {} ORDER BY {key} LIMIT {limit}",
+        "SELECT {key} AS page_key, {cols} FROM {from}
+         WHERE {key} IN (SELECT {key} FROM {from} WHERE {} ORDER BY {key} LIMIT {limit})
+         ORDER BY {key}",
         filter.sql()
     ));
     let rows = db.fetch_all(select).await?;

@@ -45,6 +45,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0005_page_indexes.sql"),
         postgres: include_str!("../../migrations/postgres/0005_page_indexes.sql"),
     },
+    Migration {
+        version: 6,
+        name: "entry_page_index",
+        sqlite: include_str!("../../migrations/sqlite/0006_entry_page_index.sql"),
+        postgres: include_str!("../../migrations/postgres/0006_entry_page_index.sql"),
+    },
 ];
 
 /// An arbitrary constant naming Portico's advisory lock on PostgreSQL.
