@@ -125,15 +125,23 @@ pub async fn fetch_page<T>(
         filter.and(format!("{key} > {p}"));
     }
     let limit = filter.arg(page.first + 1);
-    // The page's keys first, then its rows: the keys can often be chosen from an index
-    // alone, and only the rows of the page are read (rather than every row that matches,
-    // to be sorted by key).
-    let select = filter.query(format!(
-        "SELECT {key} AS page_key, {cols} FROM {from}
-         WHERE {key} IN (SELECT {key} FROM {from} WHERE {} ORDER BY {key} LIMIT {limit})
-         ORDER BY {key}",
-        filter.sql()
-    ));
+    let select = filter.query(match db.backend() {
+        // The page's keys first, then its rows: SQLite can often choose the keys from an
+        // index alone, and then reads only the rows of the page (rather than every row that
+        // matches, to be sorted by key).
+        Backend::Sqlite => format!(
+            "SELECT {key} AS page_key, {cols} FROM {from}
+             WHERE {key} IN (SELECT {key} FROM {from} WHERE {} ORDER BY {key} LIMIT {limit})
+             ORDER BY {key}",
+            filter.sql()
+        ),
+        // PostgreSQL visits the matching rows in a bitmap heap scan either way; the extra
+        // join only adds to it (Q2's page: 4.3 ms direct, 7.9 ms in two steps).
+        Backend::Postgres => format!(
+            "SELECT {key} AS page_key, {cols} FROM {from} WHERE {} ORDER BY {key} LIMIT {limit}",
+            filter.sql()
+        ),
+    });
     let rows = db.fetch_all(select).await?;
     let has_next = rows.len() as i64 > page.first;
     let mut items = Vec::with_capacity(rows.len());
