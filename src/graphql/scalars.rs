@@ -19,7 +19,8 @@ impl ScalarType for Date {
         }
     }
     fn to_value(&self) -> Value {
-        Value::String(self.0.format("%Y-%m-%d").to_string())
+        // NaiveDate's Display is `%Y-%m-%d`, written without parsing a format string.
+        Value::String(self.0.to_string())
     }
 }
 
