@@ -191,9 +191,6 @@ pub async fn fetch_children<R: Rel>(
     parents: &[i64],
     page: PageArgs,
 ) -> Result<HashMap<i64, Page<R::Row, ()>>> {
-    let (cols, from, key, parent) = (R::COLS, R::FROM, R::KEY, R::PARENT);
-    let (table, id) = (R::TABLE, R::ID);
-    let base = R::filter(db.backend(), scope);
     let mut out: HashMap<i64, Page<R::Row, ()>> = parents
         .iter()
         .map(|p| {
@@ -205,7 +202,33 @@ pub async fn fetch_children<R: Rel>(
             (*p, empty)
         })
         .collect();
-    let mut w = base;
+    let select = children_query::<R>(db.backend(), scope, parents, page);
+    for row in db.fetch_all(select).await? {
+        let parent_id: i64 = row.get("page_parent")?;
+        if let Some(page_of) = out.get_mut(&parent_id) {
+            page_of.items.push((row.get("page_key")?, R::map(&row)?));
+        }
+    }
+    for page_of in out.values_mut() {
+        page_of.items.sort_unstable_by_key(|(k, _)| *k);
+        if page_of.items.len() as i64 > page.first {
+            page_of.has_next = true;
+            page_of.items.truncate(page.first as usize);
+        }
+    }
+    Ok(out)
+}
+
+/// The statement of [`fetch_children`]: each parent's first `first + 1` visible rows.
+pub fn children_query<R: Rel>(
+    backend: Backend,
+    scope: &Scope,
+    parents: &[i64],
+    page: PageArgs,
+) -> Query {
+    let (cols, from, key, parent) = (R::COLS, R::FROM, R::KEY, R::PARENT);
+    let (table, id) = (R::TABLE, R::ID);
+    let mut w = R::filter(backend, scope);
     w.and(format!("{parent} = page_parents.value"));
     if let Some(after) = page.after {
         let a = w.arg(after);
@@ -221,7 +244,7 @@ pub async fn fetch_children<R: Rel>(
     // json_each's (key, value, type, atom, id, parent, fullkey, path). On SQLite, CROSS JOIN
     // keeps the parents as the outer loop: left to itself, the planner may scan the whole
     // table and run the subquery for every row.
-    let select = w.query(match db.backend() {
+    w.query(match backend {
         Backend::Sqlite => format!(
             "SELECT page_parents.value AS page_parent, {table}.{id} AS page_key, {cols}
              FROM json_each({list}) AS page_parents
@@ -233,21 +256,7 @@ pub async fn fetch_children<R: Rel>(
              CROSS JOIN LATERAL ({first_rows}) AS page_rows
              JOIN {table} ON {table}.{id} = page_rows.page_key"
         ),
-    });
-    for row in db.fetch_all(select).await? {
-        let parent_id: i64 = row.get("page_parent")?;
-        if let Some(page_of) = out.get_mut(&parent_id) {
-            page_of.items.push((row.get("page_key")?, R::map(&row)?));
-        }
-    }
-    for page_of in out.values_mut() {
-        page_of.items.sort_unstable_by_key(|(k, _)| *k);
-        if page_of.items.len() as i64 > page.first {
-            page_of.has_next = true;
-            page_of.items.truncate(page.first as usize);
-        }
-    }
-    Ok(out)
+    })
 }
 
 /// How many visible rows each parent's nested list holds, in one statement.

@@ -114,6 +114,14 @@ pub fn q(sql: impl Into<Cow<'static, str>>) -> Query {
 }
 
 impl Query {
+    /// The statement's plan (SQLite's `EXPLAIN QUERY PLAN`, whose rows carry `detail`).
+    pub fn explain(&self) -> Query {
+        Query {
+            sql: format!("EXPLAIN QUERY PLAN {}", self.sql).into(),
+            args: self.args.clone(),
+        }
+    }
+
     /// Binds the next `$N` argument.
     pub fn bind(mut self, arg: impl Into<Arg>) -> Self {
         self.args.push(arg.into());
