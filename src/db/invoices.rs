@@ -96,27 +96,6 @@ pub async fn find_invoice_unscoped(tx: &mut Tx, id: i64) -> Result<Option<Invoic
     row.map(|r| from_row(&r)).transpose()
 }
 
-pub async fn list_lines(db: &Db, invoice_id: i64) -> Result<Vec<LineRow>> {
-    let rows = db
-        .fetch_all(
-            q("SELECT description, user_id, task_id, hours, rate, amount FROM invoice_line WHERE invoice_id = $1 ORDER BY invoice_line_id")
-                .bind(invoice_id),
-        )
-        .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(LineRow {
-                description: r.get("description")?,
-                user_id: r.get("user_id")?,
-                task_id: r.get("task_id")?,
-                hours: r.get("hours")?,
-                rate: r.get("rate")?,
-                amount: r.get("amount")?,
-            })
-        })
-        .collect()
-}
-
 /// Amount of `centi_hours` at `rate` per hour, rounded half up to the minor unit.
 pub fn amount(centi_hours: i64, rate: i64) -> i64 {
     let num = i128::from(centi_hours) * i128::from(rate);

@@ -54,10 +54,10 @@ pub enum Counter {
 }
 
 /// Counts the nested list of a parent through the request's batching loader.
-pub type NestedCount =
-    for<'a, 'b> fn(&'a async_graphql::Context<'b>, i64) -> BoxFuture<'a, Result<i64>>;
-
-pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+pub type NestedCount = for<'a, 'b> fn(
+    &'a async_graphql::Context<'b>,
+    i64,
+) -> futures_util::future::BoxFuture<'a, Result<i64>>;
 
 impl Counter {
     pub async fn get(&self, ctx: &async_graphql::Context<'_>) -> Result<i64> {

@@ -144,7 +144,7 @@ impl<R: Rel> Loader<CountKey<R>> for Loaders {
 pub fn count_children<'a, R: Rel + Default>(
     ctx: &'a Context<'_>,
     parent: i64,
-) -> super::connection::BoxFuture<'a, Result<i64>> {
+) -> futures_util::future::BoxFuture<'a, Result<i64>> {
     Box::pin(async move { Ok(one(ctx, CountKey(parent, R::default())).await?.unwrap_or(0)) })
 }
 

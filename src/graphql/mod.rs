@@ -132,14 +132,13 @@ pub async fn scope(ctx: &Context<'_>) -> Result<Arc<Scope>> {
     let v = viewer(ctx)?;
     let db = &state(ctx).db;
     let rc = req(ctx);
-    let cached = || rc.scope_now();
     // The fast path every field resolver takes: no waiting once the scope is known.
-    if let Some(s) = cached() {
+    if let Some(s) = rc.scope_now() {
         return Ok(s);
     }
     // Held across the computation, so concurrent resolvers wait for one computation.
     let _computing = rc.scope_init.lock().await;
-    if let Some(s) = cached() {
+    if let Some(s) = rc.scope_now() {
         return Ok(s);
     }
     let mut s = state(ctx)

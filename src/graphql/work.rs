@@ -12,7 +12,7 @@ use super::loaders::{
 };
 use super::objects::{Customer, Group, Project, User};
 use super::scalars::{hours, Date, DateTime, Decimal};
-use super::{guard, redact, req, scope, RequestCtx};
+use super::{req, scope, RequestCtx};
 use crate::authz::{Right, Scope};
 use crate::db::documents::{DocumentRow, FolderRuleRow};
 use crate::db::entries::EntryRow;
@@ -52,12 +52,17 @@ impl Figure {
         ids: &[i64],
         value: impl FnOnce() -> T,
     ) -> Option<T> {
-        if scope.holds_on_all(ids, self.any) {
-            Some(value())
-        } else {
+        self.allowed(scope, rc, ids).then(value)
+    }
+
+    /// Whether one of the figure's rights holds on every project of `ids`; if not, the
+    /// field is recorded as hidden.
+    fn allowed(&self, scope: &Scope, rc: &RequestCtx, ids: &[i64]) -> bool {
+        let ok = scope.holds_on_all(ids, self.any);
+        if !ok {
             rc.redact(self.field, self.reported());
-            None
         }
+        ok
     }
 }
 
@@ -119,11 +124,9 @@ where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = Result<T>>,
 {
-    let s = scope(ctx).await?;
-    if s.holds_on_all(ids, fig.any) {
+    if fig.allowed(&*scope(ctx).await?, req(ctx), ids) {
         Ok(Some(value().await?))
     } else {
-        redact(ctx, fig.field, fig.reported());
         Ok(None)
     }
 }
@@ -333,12 +336,18 @@ pub enum TimeEntryStatus {
 pub struct TimeEntry(pub EntryRow);
 
 impl TimeEntry {
-    fn hours_visible(&self, s: &Scope) -> bool {
-        self.0.user_id == s.user_id || s.can(self.0.project_id, Right::SeeWork)
+    /// Hours: one's own always, others' with SEE_WORK.
+    fn hours_shown(&self, s: &Scope, rc: &RequestCtx) -> Option<f64> {
+        let value = || hours(self.0.hours);
+        if self.0.user_id == s.user_id {
+            Some(value())
+        } else {
+            figures::E_HOURS.shown(s, rc, &[self.0.project_id], value)
+        }
     }
 
-    fn cost_visible(&self, s: &Scope) -> bool {
-        s.can(self.0.project_id, Right::SeeCost)
+    fn cost_shown(&self, s: &Scope, rc: &RequestCtx) -> Option<Decimal> {
+        figures::E_COST.shown(s, rc, &[self.0.project_id], || Decimal(self.0.cost))
     }
 
     fn status_value(&self) -> TimeEntryStatus {
@@ -398,18 +407,8 @@ impl Flat for TimeEntry {
         match step.name.as_str() {
             "id" => val(encode("TimeEntry", e.id)),
             "date" => val(Date(e.date)),
-            "hours" => cx.guard(
-                self.hours_visible(cx.scope),
-                figures::E_HOURS.field,
-                Right::SeeWork,
-                || hours(e.hours),
-            ),
-            "cost" => cx.guard(
-                self.cost_visible(cx.scope),
-                figures::E_COST.field,
-                Right::SeeCost,
-                || Decimal(e.cost),
-            ),
+            "hours" => val(self.hours_shown(cx.scope, cx.rc)),
+            "cost" => val(self.cost_shown(cx.scope, cx.rc)),
             "billable" => val(e.billable),
             "status" => val(self.status_value()),
             "note" => val(e.note.clone()),
@@ -446,25 +445,11 @@ impl TimeEntry {
     }
     /// Hours. One's own always; others' need SEE_WORK.
     async fn hours(&self, ctx: &Context<'_>) -> Result<Option<f64>> {
-        let ok = self.hours_visible(&*scope(ctx).await?);
-        Ok(guard(
-            ctx,
-            ok,
-            figures::E_HOURS.field,
-            Right::SeeWork,
-            hours(self.0.hours),
-        ))
+        Ok(self.hours_shown(&*scope(ctx).await?, req(ctx)))
     }
     /// Cost (hours x the user's cost rate when logged). Needs SEE_COST.
     async fn cost(&self, ctx: &Context<'_>) -> Result<Option<Decimal>> {
-        let ok = self.cost_visible(&*scope(ctx).await?);
-        Ok(guard(
-            ctx,
-            ok,
-            figures::E_COST.field,
-            Right::SeeCost,
-            Decimal(self.0.cost),
-        ))
+        Ok(self.cost_shown(&*scope(ctx).await?, req(ctx)))
     }
     async fn billable(&self) -> bool {
         self.0.billable
