@@ -22,7 +22,7 @@ use async_graphql::{
 
 use super::work::Figure;
 use super::RequestCtx;
-use crate::authz::{Right, Scope};
+use crate::authz::Scope;
 
 /// How a field is answered in the synchronous pass.
 #[derive(Clone, Copy)]
@@ -193,26 +193,7 @@ impl Cx<'_> {
         ids: &[i64],
         value: impl FnOnce() -> T,
     ) -> Value {
-        match fig.shown(self.scope, self.rc, ids, value) {
-            Some(v) => v.to_value(),
-            None => Value::Null,
-        }
-    }
-
-    /// `value` when `allowed`, else null and a redaction of `field` for lack of `right`.
-    pub fn guard<T: InputType>(
-        &self,
-        allowed: bool,
-        field: &'static str,
-        right: Right,
-        value: impl FnOnce() -> T,
-    ) -> Value {
-        if allowed {
-            value().to_value()
-        } else {
-            self.rc.redact(field, right);
-            Value::Null
-        }
+        val(fig.shown(self.scope, self.rc, ids, value))
     }
 
     /// An object carried by the row, answered with the sub-plan.

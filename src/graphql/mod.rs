@@ -86,6 +86,21 @@ impl RequestCtx {
         *map.entry((field, right.name())).or_insert(0) += 1;
     }
 
+    /// `value` when `allowed`, else None and the field recorded as hidden.
+    pub fn guard<T>(
+        &self,
+        allowed: bool,
+        field: &'static str,
+        right: Right,
+        value: T,
+    ) -> Option<T> {
+        if allowed {
+            return Some(value);
+        }
+        self.redact(field, right);
+        None
+    }
+
     /// `extensions.redacted` of the response: one entry per hidden field and right.
     pub fn redacted(&self) -> Option<serde_json::Value> {
         let map = self.redacted.lock().ok()?;
@@ -203,11 +218,7 @@ pub fn guard<T>(
     right: Right,
     value: T,
 ) -> Option<T> {
-    if allowed {
-        return Some(value);
-    }
-    redact(ctx, field, right);
-    None
+    req(ctx).guard(allowed, field, right, value)
 }
 
 /// Records that `field` was hidden for lack of `right`, for `extensions.redacted`.

@@ -150,8 +150,12 @@ impl Flat for User {
             "id" => val(encode("User", u.id)),
             "name" => val(u.name.clone()),
             "kind" => val(UserKind::parse(&u.kind)),
-            "email" => cx.guard(private(), "User.email", Right::Admin, || u.email.clone()),
-            "active" => cx.guard(private(), "User.active", Right::Admin, || u.active),
+            "email" => val(cx
+                .rc
+                .guard(private(), "User.email", Right::Admin, u.email.clone())),
+            "active" => val(cx
+                .rc
+                .guard(private(), "User.active", Right::Admin, u.active)),
             "createdAt" => val(DateTime(u.created_at)),
             _ => async_graphql::Value::Null,
         }
