@@ -45,6 +45,13 @@ impl AppState {
 pub async fn open(url: &str) -> anyhow::Result<Db> {
     let db = Db::connect(url).await?;
     db::migrate::run(&db).await?;
+    if db.backend() == db::Backend::Sqlite {
+        // Readers look each page up in the write-ahead log first, and a read-mostly server
+        // may never checkpoint a log another process left behind; checkpoint it now
+        // (PASSIVE: never waits for other processes on the file).
+        db.fetch_all(db::q("PRAGMA wal_checkpoint(PASSIVE)"))
+            .await?;
+    }
     db::org::ensure_seeded_profiles(&db)
         .await
         .map_err(|e| anyhow::anyhow!("seeding profiles: {e:?}"))?;

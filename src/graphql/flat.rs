@@ -9,31 +9,44 @@
 //! asked twice with different sub-selections) takes the ordinary resolver, so the answer is
 //! the same either way; a test compares both paths.
 
+use std::any::{Any, TypeId};
 use std::borrow::Cow;
-use std::future::Future;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::indexmap::IndexMap;
-use async_graphql::parser::types::{Field, Selection, SelectionSet};
+use async_graphql::parser::types::{Field, OperationDefinition, Selection, SelectionSet};
 use async_graphql::registry::Registry;
 use async_graphql::{
-    Context, ContextSelectionSet, InputType, Name, OutputType, Positioned, ServerResult, Value,
+    Context, ContextSelectionSet, InputType, Name, OutputType, Positioned, QueryPathSegment,
+    ServerResult, Value, Variables,
 };
+use futures_util::future::BoxFuture;
 
+use super::loaders::{self, CountKey, PageKey};
 use super::work::Figure;
 use super::RequestCtx;
 use crate::authz::Scope;
+use crate::db::list::{fetch_child_counts, fetch_children, PageArgs, Rel};
+
+/// Plans a field's sub-selection on the field's type.
+pub type PlanFn = fn(&Env<'_>, &SelectionSet) -> Option<Plan>;
 
 /// How a field is answered in the synchronous pass.
 #[derive(Clone, Copy)]
 pub enum Kind {
     /// A value of the row (and the caller's scope).
     Leaf,
-    /// An object the row carries: plans the field's sub-selection on the object's type.
-    Object(fn(&Env<'_>, &SelectionSet) -> Option<Plan>),
+    /// An object the row carries.
+    Object(PlanFn),
     /// An object that [`Flat::prefetch`] loads for the whole list first; only lists (not
     /// objects nested in an item) can do that.
-    Prefetched(fn(&Env<'_>, &SelectionSet) -> Option<Plan>),
+    Prefetched(PlanFn),
+    /// A value computed from what [`Flat::prefetch`] loads (lists only).
+    PrefetchedLeaf,
+    /// A nested connection taking `first` and `after`, whose pages [`Flat::prefetch`] loads
+    /// for the whole list with [`connection`] (lists only); plans with [`Plan::connection`].
+    Connection(PlanFn),
 }
 
 /// An object type whose plain fields can be answered synchronously.
@@ -45,25 +58,40 @@ pub trait Flat: OutputType + Sized {
     /// resolver.
     fn kind(name: &str) -> Option<Kind>;
 
-    /// Loads what the plan's [`Kind::Prefetched`] fields need, for all items at once.
-    fn prefetch(
-        _items: &[&Self],
-        _ctx: &Context<'_>,
-        _plan: &Plan,
-    ) -> impl Future<Output = Option<Self::Pre>> + Send {
-        async { Some(Self::Pre::default()) }
+    /// Loads what the plan's prefetched fields need, for all items at once; None when a
+    /// load failed (the resolvers then answer, with the error where it belongs). Boxed,
+    /// since a project's prefetch recurses into its sub-projects'.
+    fn prefetch<'a>(
+        _items: &'a [&'a Self],
+        _load: &'a Load<'a>,
+        _plan: &'a Plan,
+    ) -> BoxFuture<'a, Option<Self::Pre>> {
+        Box::pin(async { Some(Self::Pre::default()) })
     }
 
     /// The value of a field [`Flat::kind`] accepted.
     fn value(&self, pre: &Self::Pre, cx: &Cx<'_>, step: &Step) -> Value;
 }
 
-/// One selected field: its response key, its name and, for objects, the plan of its
-/// sub-selection.
+/// How a list's prefetches load.
+pub struct Load<'a> {
+    pub ctx: &'a Context<'a>,
+    /// Whether to load through the request's batching loader, together with the same loads
+    /// of sibling lists. A list under a list the resolvers answer has siblings (one list
+    /// per parent, each answered on its own); the list at the top, and the lists nested in
+    /// it, which this pass loads level by level, load directly.
+    pub batched: bool,
+    pub seen: std::sync::Mutex<Seen>,
+}
+
+/// One selected field: its response key, its name, for objects the plan of its
+/// sub-selection, for connections their page, and for `__typename` its value.
 pub struct Step {
     pub key: Name,
     pub name: Name,
     pub nested: Option<Plan>,
+    pub page: Option<PageArgs>,
+    constant: Option<Value>,
 }
 
 /// The fields to answer for each item of a list, in response order.
@@ -71,29 +99,43 @@ pub struct Plan {
     pub steps: Vec<Step>,
 }
 
-/// What planning reads: the schema's registry (for fragments on interfaces) and the
-/// operation's fragments.
+/// What planning reads: the schema's registry (for fragments on interfaces), the
+/// operation's fragments, and its variables (for connections' arguments).
 pub struct Env<'a> {
     registry: &'a Registry,
-    fragments: &'a std::collections::HashMap<
-        Name,
-        Positioned<async_graphql::parser::types::FragmentDefinition>,
-    >,
+    fragments: &'a HashMap<Name, Positioned<async_graphql::parser::types::FragmentDefinition>>,
+    variables: &'a Variables,
+    operation: &'a OperationDefinition,
+}
+
+/// A type as planning sees it: its name and how each of its fields is answered.
+struct Ty {
+    name: Cow<'static, str>,
+    kind: fn(&str) -> Option<Kind>,
 }
 
 impl Plan {
     /// Plans `set` on the type `T`, or None when some part of it needs the resolver.
     pub fn of<T: Flat>(env: &Env<'_>, set: &SelectionSet) -> Option<Plan> {
-        let mut steps = Vec::new();
-        collect::<T>(env, set, &mut steps, true)?;
-        Some(Plan { steps })
+        plan(env, &ty::<T>(), set, true)
     }
 
     /// Plans the sub-selection of an object nested in an item (no prefetching there).
     pub fn nested<T: Flat>(env: &Env<'_>, set: &SelectionSet) -> Option<Plan> {
-        let mut steps = Vec::new();
-        collect::<T>(env, set, &mut steps, false)?;
-        Some(Plan { steps })
+        plan(env, &ty::<T>(), set, false)
+    }
+
+    /// Plans the selection of a connection `C` (edges `E`) of `N`: `nodes`, `edges`,
+    /// `pageInfo`, `totalCount`.
+    pub fn connection<C: OutputType, E: OutputType, N: Flat>(
+        env: &Env<'_>,
+        set: &SelectionSet,
+    ) -> Option<Plan> {
+        let conn = Ty {
+            name: C::type_name(),
+            kind: connection_kind::<E, N>,
+        };
+        plan(env, &conn, set, true)
     }
 
     /// Whether the plan asks for the field `name`.
@@ -102,9 +144,64 @@ impl Plan {
     }
 }
 
+fn ty<T: Flat>() -> Ty {
+    Ty {
+        name: T::type_name(),
+        kind: T::kind,
+    }
+}
+
+fn plan(env: &Env<'_>, ty: &Ty, set: &SelectionSet, top: bool) -> Option<Plan> {
+    let mut steps = Vec::new();
+    collect(env, ty, set, &mut steps, top)?;
+    Some(Plan { steps })
+}
+
+/// The fields of a connection of `N` with edges `E`.
+fn connection_kind<E: OutputType, N: Flat>(name: &str) -> Option<Kind> {
+    match name {
+        "nodes" => Some(Kind::Prefetched(Plan::of::<N>)),
+        "edges" => Some(Kind::Prefetched(edge_plan::<E, N>)),
+        "pageInfo" => Some(Kind::Object(page_info_plan)),
+        "totalCount" => Some(Kind::PrefetchedLeaf),
+        _ => None,
+    }
+}
+
+fn edge_plan<E: OutputType, N: Flat>(env: &Env<'_>, set: &SelectionSet) -> Option<Plan> {
+    let edge = Ty {
+        name: E::type_name(),
+        kind: edge_kind::<N>,
+    };
+    plan(env, &edge, set, true)
+}
+
+fn edge_kind<N: Flat>(name: &str) -> Option<Kind> {
+    match name {
+        "cursor" => Some(Kind::Leaf),
+        "node" => Some(Kind::Prefetched(Plan::of::<N>)),
+        _ => None,
+    }
+}
+
+fn page_info_plan(env: &Env<'_>, set: &SelectionSet) -> Option<Plan> {
+    let page_info = Ty {
+        name: super::connection::PageInfo::type_name(),
+        kind: |name| {
+            matches!(
+                name,
+                "hasNextPage" | "hasPreviousPage" | "startCursor" | "endCursor"
+            )
+            .then_some(Kind::Leaf)
+        },
+    };
+    plan(env, &page_info, set, false)
+}
+
 /// GraphQL's CollectFields, limited to what the synchronous pass answers.
-fn collect<T: Flat>(
+fn collect(
     env: &Env<'_>,
+    ty: &Ty,
     set: &SelectionSet,
     steps: &mut Vec<Step>,
     top: bool,
@@ -113,41 +210,63 @@ fn collect<T: Flat>(
         match &selection.node {
             Selection::Field(f) => {
                 let f = &f.node;
-                // @skip and @include are applied before execution; any other directive, or
-                // an argument, is the resolver's business.
-                if !f.directives.is_empty() || !f.arguments.is_empty() {
+                // @skip and @include are applied before execution; any other directive is
+                // the resolver's business.
+                if !f.directives.is_empty() {
                     return None;
                 }
                 let key = f.response_key().node.clone();
                 let sub = &f.selection_set.node;
                 if let Some(seen) = steps.iter().find(|s| s.key == key) {
                     // A key asked twice merges; for plain values that is the same value.
-                    if seen.name != f.name.node || seen.nested.is_some() || !sub.items.is_empty() {
+                    let plain = seen.nested.is_none() && seen.page.is_none();
+                    if seen.name != f.name.node
+                        || !plain
+                        || !sub.items.is_empty()
+                        || !f.arguments.is_empty()
+                    {
                         return None;
                     }
                     continue;
                 }
                 let name = f.name.node.clone();
-                let nested = if name.as_str() == "__typename" {
-                    None
-                } else {
-                    match T::kind(name.as_str())? {
-                        Kind::Leaf if sub.items.is_empty() => None,
-                        Kind::Leaf => return None,
-                        Kind::Object(plan) => Some(plan(env, sub)?),
-                        Kind::Prefetched(plan) if top => Some(plan(env, sub)?),
-                        Kind::Prefetched(_) => return None,
-                    }
+                let mut step = Step {
+                    key,
+                    name,
+                    nested: None,
+                    page: None,
+                    constant: None,
                 };
-                steps.push(Step { key, name, nested });
+                let kind = if step.name.as_str() == "__typename" {
+                    step.constant = Some(Value::String(ty.name.to_string()));
+                    Kind::Leaf
+                } else {
+                    (ty.kind)(step.name.as_str())?
+                };
+                // Only connections take arguments here.
+                if !f.arguments.is_empty() && !matches!(kind, Kind::Connection(_)) {
+                    return None;
+                }
+                match kind {
+                    Kind::Leaf if sub.items.is_empty() => {}
+                    Kind::PrefetchedLeaf if top && sub.items.is_empty() => {}
+                    Kind::Object(plan) => step.nested = Some(plan(env, sub)?),
+                    Kind::Prefetched(plan) if top => step.nested = Some(plan(env, sub)?),
+                    Kind::Connection(plan) if top => {
+                        step.page = Some(page_args(env, f)?);
+                        step.nested = Some(plan(env, sub)?);
+                    }
+                    _ => return None,
+                }
+                steps.push(step);
             }
             Selection::FragmentSpread(spread) => {
                 if !spread.node.directives.is_empty() {
                     return None;
                 }
                 let fragment = env.fragments.get(&spread.node.fragment_name.node)?;
-                if applies::<T>(env, fragment.node.type_condition.node.on.node.as_str()) {
-                    collect::<T>(env, &fragment.node.selection_set.node, steps, top)?;
+                if applies(env, ty, fragment.node.type_condition.node.on.node.as_str()) {
+                    collect(env, ty, &fragment.node.selection_set.node, steps, top)?;
                 }
             }
             Selection::InlineFragment(inline) => {
@@ -155,11 +274,11 @@ fn collect<T: Flat>(
                     return None;
                 }
                 let applies = match &inline.node.type_condition {
-                    Some(c) => applies::<T>(env, c.node.on.node.as_str()),
+                    Some(c) => applies(env, ty, c.node.on.node.as_str()),
                     None => true,
                 };
                 if applies {
-                    collect::<T>(env, &inline.node.selection_set.node, steps, top)?;
+                    collect(env, ty, &inline.node.selection_set.node, steps, top)?;
                 }
             }
         }
@@ -167,14 +286,47 @@ fn collect<T: Flat>(
     Some(())
 }
 
-/// Does a fragment on `condition` apply to objects of type `T`?
-fn applies<T: Flat>(env: &Env<'_>, condition: &str) -> bool {
-    let name = T::type_name();
-    name == condition
+/// A connection's `first` and `after`, when given as valid literals or variables; anything
+/// else (a bad value, an unknown variable) is left to the resolver, which reports it.
+fn page_args(env: &Env<'_>, f: &Field) -> Option<PageArgs> {
+    let mut first = None;
+    let mut after = None;
+    for (name, value) in &f.arguments {
+        let value = value
+            .node
+            .clone()
+            .into_const_with(|var| variable(env, &var).ok_or(()))
+            .ok()?;
+        match (name.node.as_str(), value) {
+            (_, Value::Null) => {}
+            ("first", Value::Number(n)) => first = Some(i32::try_from(n.as_i64()?).ok()?),
+            ("after", Value::String(s)) => after = Some(s),
+            _ => return None,
+        }
+    }
+    super::connection::page_args(first, after).ok()
+}
+
+/// A variable's value as the request gave it, or its default.
+fn variable(env: &Env<'_>, name: &Name) -> Option<Value> {
+    let def = env
+        .operation
+        .variable_definitions
+        .iter()
+        .find(|d| d.node.name.node == *name)?;
+    env.variables
+        .get(name)
+        .or_else(|| def.node.default_value())
+        .cloned()
+}
+
+/// Does a fragment on `condition` apply to objects of type `ty`?
+fn applies(env: &Env<'_>, ty: &Ty, condition: &str) -> bool {
+    ty.name == condition
         || env
             .registry
             .implements
-            .get(name.as_ref())
+            .get(ty.name.as_ref())
             .is_some_and(|interfaces| interfaces.contains(condition))
 }
 
@@ -205,16 +357,234 @@ impl Cx<'_> {
     }
 
     fn item<T: Flat>(&self, item: &T, pre: &T::Pre, plan: &Plan) -> Value {
-        let mut map = IndexMap::with_capacity(plan.steps.len());
-        for step in &plan.steps {
-            let v = if step.name.as_str() == "__typename" {
-                Value::String(T::type_name().into_owned())
-            } else {
-                item.value(pre, self, step)
-            };
-            map.insert(step.key.clone(), v);
+        object(plan, |step| item.value(pre, self, step))
+    }
+
+    /// A connection field of the item `parent`, from the pages [`connection`] loaded.
+    pub fn connection<N: Flat>(&self, pages: Option<&Pages<N>>, parent: i64, step: &Step) -> Value {
+        let (Some(pages), Some(plan), Some(args)) = (pages, &step.nested, step.page) else {
+            return Value::Null;
+        };
+        let (items, has_next) =
+            (pages.pages.get(&parent)).map_or((&[][..], false), |b| (&b.items[..], b.has_next));
+        let cursor = |k: &i64| Value::String(super::ids::cursor(*k));
+        object(plan, |s| match s.name.as_str() {
+            "nodes" => {
+                let (plan, pre) = pages.plan(s);
+                Value::List(items.iter().map(|(_, n)| self.item(n, pre, plan)).collect())
+            }
+            "edges" => Value::List(
+                items
+                    .iter()
+                    .map(|(k, n)| {
+                        object(s.nested.as_ref().unwrap_or(&EMPTY), |e| {
+                            if e.name.as_str() == "cursor" {
+                                return cursor(k);
+                            }
+                            let (plan, pre) = pages.plan(e);
+                            self.item(n, pre, plan)
+                        })
+                    })
+                    .collect(),
+            ),
+            "pageInfo" => object(s.nested.as_ref().unwrap_or(&EMPTY), |i| {
+                match i.name.as_str() {
+                    "hasNextPage" => Value::Boolean(has_next),
+                    "hasPreviousPage" => Value::Boolean(args.after.is_some()),
+                    "startCursor" => items.first().map_or(Value::Null, |(k, _)| cursor(k)),
+                    _ => items.last().map_or(Value::Null, |(k, _)| cursor(k)),
+                }
+            }),
+            _ => Value::from(pages.counts.get(&parent).copied().unwrap_or(0)),
+        })
+    }
+}
+
+/// What a missing sub-plan answers with (planning always gives objects one).
+static EMPTY: Plan = Plan { steps: Vec::new() };
+
+/// An object answering each step of `plan` with `value` (or the step's constant).
+fn object(plan: &Plan, mut value: impl FnMut(&Step) -> Value) -> Value {
+    let mut map = IndexMap::with_capacity(plan.steps.len());
+    for step in &plan.steps {
+        let v = match &step.constant {
+            Some(c) => c.clone(),
+            None => value(step),
+        };
+        map.insert(step.key.clone(), v);
+    }
+    Value::Object(map)
+}
+
+/// The pages of one connection field for every item of a list, with what their nodes'
+/// plans prefetched.
+pub struct Pages<N: Flat> {
+    pages: HashMap<i64, Arc<Built<N>>>,
+    counts: HashMap<i64, i64>,
+    /// Per node plan (by address: the plan outlives the answer), what it prefetched.
+    pres: HashMap<usize, N::Pre>,
+    none: N::Pre,
+}
+
+impl<N: Flat> Pages<N> {
+    fn plan<'p>(&'p self, step: &'p Step) -> (&'p Plan, &'p N::Pre) {
+        match &step.nested {
+            Some(plan) => (plan, self.pres.get(&address(plan)).unwrap_or(&self.none)),
+            None => (&EMPTY, &self.none),
         }
-        Value::Object(map)
+    }
+}
+
+/// A parent's page of nodes.
+struct Built<N> {
+    items: Vec<(i64, N)>,
+    has_next: bool,
+}
+
+/// The pages and counts this pass loaded, by relation and parent.
+#[derive(Default)]
+pub struct Seen {
+    pages: HashMap<(TypeId, i64, PageArgs), Arc<dyn Any + Send + Sync>>,
+    counts: HashMap<(TypeId, i64), i64>,
+}
+
+fn address(plan: &Plan) -> usize {
+    std::ptr::from_ref(plan) as usize
+}
+
+/// Loads the connection `step` (relation `R`, nodes `N`) of all `parents` in one statement,
+/// their counts in another when asked, and what the nodes' plans prefetch. A page loaded
+/// before in this pass is not loaded again (a project can be listed both at the top and
+/// under its parent).
+pub async fn connection<R: Rel + Default, N: Flat + 'static>(
+    load: &Load<'_>,
+    parents: &[i64],
+    step: &Step,
+    node: fn(R::Row) -> N,
+) -> Option<Pages<N>> {
+    let (plan, args) = (step.nested.as_ref()?, step.page?);
+    let ctx = load.ctx;
+    let rel = TypeId::of::<R>();
+    let (missing, counts_missing) = {
+        let seen = load.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let missing: Vec<i64> = (parents.iter().copied())
+            .filter(|p| !seen.pages.contains_key(&(rel, *p, args)))
+            .collect();
+        let counts_missing: Vec<i64> = match plan.asks("totalCount") {
+            Some(_) => (parents.iter().copied())
+                .filter(|p| !seen.counts.contains_key(&(rel, *p)))
+                .collect(),
+            None => Vec::new(),
+        };
+        (missing, counts_missing)
+    };
+    let mut fetched: Vec<(i64, Built<N>)> = Vec::new();
+    let mut counted: Vec<(i64, i64)> = Vec::new();
+    if load.batched {
+        if !missing.is_empty() {
+            let keys = missing.iter().map(|p| PageKey(*p, args, R::default()));
+            fetched = (loaders::many(ctx, keys).await.ok()?.into_iter())
+                .map(|(key, page)| {
+                    let items = page.items.iter().map(|(k, r)| (*k, node(r.clone())));
+                    let has_next = page.has_next;
+                    (
+                        key.0,
+                        Built {
+                            items: items.collect(),
+                            has_next,
+                        },
+                    )
+                })
+                .collect();
+        }
+        if !counts_missing.is_empty() {
+            let keys = counts_missing.iter().map(|p| CountKey(*p, R::default()));
+            let found = loaders::many(ctx, keys).await.ok()?;
+            counted = found.into_iter().map(|(k, n)| (k.0, n)).collect();
+        }
+    } else {
+        let db = &super::state(ctx).db;
+        let scope = super::req(ctx).scope_now()?;
+        if !missing.is_empty() {
+            let pages = fetch_children::<R>(db, &scope, &missing, args).await.ok()?;
+            fetched = (pages.into_iter())
+                .map(|(parent, page)| {
+                    let items = page.items.into_iter().map(|(k, r)| (k, node(r)));
+                    let has_next = page.has_next;
+                    (
+                        parent,
+                        Built {
+                            items: items.collect(),
+                            has_next,
+                        },
+                    )
+                })
+                .collect();
+        }
+        if !counts_missing.is_empty() {
+            let found = fetch_child_counts::<R>(db, &scope, &counts_missing).await;
+            counted = found.ok()?.into_iter().collect();
+        }
+    }
+    let (pages, counts) = {
+        let mut seen = load.seen.lock().unwrap_or_else(|p| p.into_inner());
+        for (parent, built) in fetched {
+            seen.pages.insert((rel, parent, args), Arc::new(built));
+        }
+        for (parent, n) in counted {
+            seen.counts.insert((rel, parent), n);
+        }
+        let pages: HashMap<i64, Arc<Built<N>>> = (parents.iter())
+            .filter_map(|p| {
+                let built = seen.pages.get(&(rel, *p, args))?.clone();
+                Some((*p, built.downcast::<Built<N>>().ok()?))
+            })
+            .collect();
+        let counts: HashMap<i64, i64> = (parents.iter())
+            .filter_map(|p| Some((*p, *seen.counts.get(&(rel, *p))?)))
+            .collect();
+        (pages, counts)
+    };
+    let nodes: Vec<&N> = (pages.values())
+        .flat_map(|b| b.items.iter().map(|(_, n)| n))
+        .collect();
+    // The node plans: under `nodes`, and under `node` of `edges`.
+    let mut node_plans = Vec::new();
+    for s in &plan.steps {
+        match (s.name.as_str(), &s.nested) {
+            ("nodes", Some(p)) => node_plans.push(p),
+            ("edges", Some(edge)) => node_plans.extend(
+                edge.steps
+                    .iter()
+                    .filter(|e| e.name.as_str() == "node")
+                    .filter_map(|e| e.nested.as_ref()),
+            ),
+            _ => {}
+        }
+    }
+    let mut pres = HashMap::new();
+    for p in node_plans {
+        pres.insert(address(p), N::prefetch(&nodes, load, p).await?);
+    }
+    Some(Pages {
+        pages,
+        counts,
+        pres,
+        none: N::Pre::default(),
+    })
+}
+
+/// What an item type prefetches for its connection fields, by response key.
+#[derive(Default)]
+pub struct Connections(HashMap<Name, Box<dyn Any + Send + Sync>>);
+
+impl Connections {
+    pub fn insert<N: Flat + 'static>(&mut self, step: &Step, pages: Pages<N>) {
+        self.0.insert(step.key.clone(), Box::new(pages));
+    }
+
+    pub fn get<N: Flat + 'static>(&self, step: &Step) -> Option<&Pages<N>> {
+        self.0.get(&step.key)?.downcast_ref()
     }
 }
 
@@ -235,9 +605,24 @@ async fn resolve_flat<T: Flat>(
     let env = Env {
         registry: &ctx.schema_env.registry,
         fragments: &ctx.query_env.fragments,
+        variables: &ctx.query_env.variables,
+        operation: &ctx.query_env.operation.node,
     };
     let plan = Plan::of::<T>(&env, &ctx.item.node)?;
-    let pre = T::prefetch(items, &ctx.with_field(field), &plan).await?;
+    // Under a list answered by the resolvers (an index in the path), other lists like
+    // this one are being answered for the other parents.
+    let mut batched = false;
+    let mut node = ctx.path_node.as_ref();
+    while let Some(n) = node {
+        batched |= matches!(n.segment, QueryPathSegment::Index(_));
+        node = n.parent;
+    }
+    let load = Load {
+        ctx: &ctx.with_field(field),
+        batched,
+        seen: Default::default(),
+    };
+    let pre = T::prefetch(items, &load, &plan).await?;
     let cx = Cx { scope: &scope, rc };
     Some(Value::List(
         items

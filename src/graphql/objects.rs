@@ -1,9 +1,11 @@
 //! The GraphQL object types.
 
-use async_graphql::{Context, Enum, Interface, Object, SimpleObject, ID};
+use async_graphql::{Context, Enum, Interface, Object, SimpleObject, Value, ID};
 
 use super::connection::connection;
-use super::flat::{not_flat, val, Cx, Flat, Kind, Step};
+use futures_util::future::BoxFuture;
+
+use super::flat::{self, not_flat, val, Connections, Cx, Flat, Kind, Load, Plan, Step};
 use super::ids::encode;
 use super::loaders::{
     self, MemberProjectsKey, NamedKey, OwnTotalsKey, ProfileKey, ProjectKey, VisibleUserKey,
@@ -11,8 +13,9 @@ use super::loaders::{
 use super::scalars::hours;
 use super::scalars::{Date, DateTime, Decimal};
 use super::work::{
-    figure_over, figures, Document, DocumentConnection, Figure, FolderRule, Invoice,
-    InvoiceConnection, Task, TaskConnection, TimeEntry, TimeEntryConnection,
+    figure_over, figures, Document, DocumentConnection, DocumentEdge, Figure, FolderRule, Invoice,
+    InvoiceConnection, InvoiceEdge, Task, TaskConnection, TaskEdge, TimeEntry, TimeEntryConnection,
+    TimeEntryEdge,
 };
 use super::{guard, scope, state, viewer};
 use crate::authz::{GrantVia, HiddenReason, Right};
@@ -20,8 +23,9 @@ use crate::db::audit::EventRow;
 use crate::db::credentials::ApiKeyRow;
 use crate::db::org::{Named, NamedRow, ProfileRow};
 use crate::db::projects::{self, MembershipRow, ProjectRow};
-use crate::db::tasks::Totals;
+use crate::db::tasks::{self, Totals};
 use crate::db::users::{self, UserRow};
+use crate::db::{documents, entries, invoices};
 use crate::error::Result;
 
 /// Anything with a global id; `node(id:)` finds it.
@@ -374,7 +378,7 @@ impl Project {
 }
 
 connection!(ProjectConnection, ProjectEdge, Project, "projects");
-not_flat!(Project, Membership, AuditEvent);
+not_flat!(Membership, AuditEvent);
 connection!(
     MembershipConnection,
     MembershipEdge,
@@ -388,6 +392,169 @@ connection!(
     AuditEvent,
     "audit events"
 );
+
+/// What a list of projects prefetches: the pages of their connection fields, and the own
+/// totals of their subtrees for the roll-ups.
+#[derive(Default)]
+pub struct ProjectPre {
+    connections: Connections,
+    totals: std::collections::HashMap<i64, Totals>,
+}
+
+/// A roll-up's value from the totals of a subtree.
+type RollupValue = fn(Totals) -> Value;
+
+/// The roll-up figures of a project, with their rules and values.
+fn rollup_of(name: &str) -> Option<(&'static Figure, RollupValue)> {
+    let (fig, f): (&Figure, RollupValue) = match name {
+        "validatedWork" => (&figures::P_VALIDATED_WORK, |t| val(hours(t.validated_work))),
+        "plannedWork" => (&figures::P_PLANNED_WORK, |t| val(hours(t.planned_work))),
+        "realWork" => (&figures::P_REAL_WORK, |t| val(hours(t.real_work))),
+        "leftWork" => (&figures::P_LEFT_WORK, |t| val(hours(t.left_work))),
+        "validatedCost" => (&figures::P_VALIDATED_COST, |t| {
+            val(Decimal(t.validated_cost))
+        }),
+        "plannedCost" => (&figures::P_PLANNED_COST, |t| val(Decimal(t.planned_cost))),
+        "realCost" => (&figures::P_REAL_COST, |t| val(Decimal(t.real_cost))),
+        _ => return None,
+    };
+    Some((fig, f))
+}
+
+impl Project {
+    async fn prefetched(items: &[&Self], load: &Load<'_>, plan: &Plan) -> Option<ProjectPre> {
+        let ctx = load.ctx;
+        let ids: Vec<i64> = items.iter().map(|p| p.0.id).collect();
+        let mut pre = ProjectPre::default();
+        if plan
+            .steps
+            .iter()
+            .any(|s| rollup_of(s.name.as_str()).is_some())
+        {
+            let scope = super::req(ctx).scope_now()?;
+            let mut all: Vec<i64> = ids.iter().flat_map(|id| scope.subtree(*id)).collect();
+            all.sort_unstable();
+            all.dedup();
+            pre.totals = if load.batched {
+                let found = loaders::many(ctx, all.into_iter().map(OwnTotalsKey)).await;
+                found.ok()?.into_iter().map(|(k, t)| (k.0, t)).collect()
+            } else {
+                tasks::own_totals_unscoped(&state(ctx).db, all).await.ok()?
+            };
+        }
+        let c = &mut pre.connections;
+        for step in &plan.steps {
+            match step.name.as_str() {
+                "tasks" => c.insert(
+                    step,
+                    flat::connection::<tasks::TasksOfProject, _>(load, &ids, step, Task::new)
+                        .await?,
+                ),
+                "children" => c.insert(
+                    step,
+                    flat::connection::<projects::ChildrenOfProject, _>(
+                        load,
+                        &ids,
+                        step,
+                        Project::new,
+                    )
+                    .await?,
+                ),
+                "timeEntries" => c.insert(
+                    step,
+                    flat::connection::<entries::EntriesOfProject, _>(load, &ids, step, TimeEntry)
+                        .await?,
+                ),
+                "documents" => c.insert(
+                    step,
+                    flat::connection::<documents::DocumentsOfProject, _>(
+                        load, &ids, step, Document,
+                    )
+                    .await?,
+                ),
+                "invoices" => c.insert(
+                    step,
+                    flat::connection::<invoices::InvoicesOfProject, _>(load, &ids, step, Invoice)
+                        .await?,
+                ),
+                _ => {}
+            }
+        }
+        Some(pre)
+    }
+}
+
+impl Flat for Project {
+    type Pre = ProjectPre;
+
+    fn kind(name: &str) -> Option<Kind> {
+        Some(match name {
+            "id" | "name" | "code" | "status" | "inheritMembers" | "viewerRights" | "budget"
+            | "createdAt" | "updatedAt" => Kind::Leaf,
+            "tasks" => Kind::Connection(Plan::connection::<TaskConnection, TaskEdge, Task>),
+            "children" => {
+                Kind::Connection(Plan::connection::<ProjectConnection, ProjectEdge, Project>)
+            }
+            "timeEntries" => {
+                Kind::Connection(Plan::connection::<TimeEntryConnection, TimeEntryEdge, TimeEntry>)
+            }
+            "documents" => {
+                Kind::Connection(Plan::connection::<DocumentConnection, DocumentEdge, Document>)
+            }
+            "invoices" => {
+                Kind::Connection(Plan::connection::<InvoiceConnection, InvoiceEdge, Invoice>)
+            }
+            _ if rollup_of(name).is_some() => Kind::PrefetchedLeaf,
+            _ => return None,
+        })
+    }
+
+    fn prefetch<'a>(
+        items: &'a [&'a Self],
+        load: &'a Load<'a>,
+        plan: &'a Plan,
+    ) -> BoxFuture<'a, Option<ProjectPre>> {
+        Box::pin(Self::prefetched(items, load, plan))
+    }
+
+    fn value(&self, pre: &ProjectPre, cx: &Cx<'_>, step: &Step) -> Value {
+        let r = &self.0;
+        let c = &pre.connections;
+        match step.name.as_str() {
+            "id" => val(encode("Project", r.id)),
+            "name" => val(r.name.clone()),
+            "code" => val(r.code.clone()),
+            "status" => val(ProjectStatus::parse(&r.status)),
+            "inheritMembers" => val(r.inherit_members),
+            "viewerRights" => val(cx
+                .scope
+                .rights(r.id)
+                .map(|r| r.iter().collect::<Vec<Right>>())
+                .unwrap_or_default()),
+            "budget" => cx.figure(&figures::P_BUDGET, &[r.id], || r.budget.map(Decimal)),
+            "createdAt" => val(DateTime(r.created_at)),
+            "updatedAt" => val(DateTime(r.updated_at)),
+            "tasks" => cx.connection(c.get::<Task>(step), r.id, step),
+            "children" => cx.connection(c.get::<Project>(step), r.id, step),
+            "timeEntries" => cx.connection(c.get::<TimeEntry>(step), r.id, step),
+            "documents" => cx.connection(c.get::<Document>(step), r.id, step),
+            "invoices" => cx.connection(c.get::<Invoice>(step), r.id, step),
+            name => match rollup_of(name) {
+                Some((fig, f)) => {
+                    let ids = cx.scope.subtree(r.id);
+                    fig.shown(cx.scope, cx.rc, &ids, || {
+                        f(ids
+                            .iter()
+                            .filter_map(|p| pre.totals.get(p).copied())
+                            .fold(Totals::default(), |a, b| a + b))
+                    })
+                    .unwrap_or(Value::Null)
+                }
+                None => Value::Null,
+            },
+        }
+    }
+}
 
 #[Object]
 impl Project {

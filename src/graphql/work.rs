@@ -5,7 +5,9 @@ use std::collections::{HashMap, HashSet};
 use async_graphql::{Context, Enum, Object, SimpleObject, Value, ID};
 
 use super::connection::connection;
-use super::flat::{val, Cx, Flat, Kind, Plan, Step};
+use futures_util::future::BoxFuture;
+
+use super::flat::{val, Cx, Flat, Kind, Load, Plan, Step};
 use super::ids::encode;
 use super::loaders::{
     self, InvoiceKey, LinesKey, NamedKey, ProjectKey, TaskKey, UserKey, VisibleUserKey,
@@ -366,21 +368,9 @@ pub struct EntryRelations {
     tasks: HashMap<i64, Task>,
 }
 
-impl Flat for TimeEntry {
-    type Pre = EntryRelations;
-
-    fn kind(name: &str) -> Option<Kind> {
-        match name {
-            "id" | "date" | "hours" | "cost" | "billable" | "status" | "note" | "createdAt" => {
-                Some(Kind::Leaf)
-            }
-            "user" => Some(Kind::Prefetched(Plan::nested::<User>)),
-            "task" => Some(Kind::Prefetched(Plan::nested::<Task>)),
-            _ => None,
-        }
-    }
-
-    async fn prefetch(items: &[&Self], ctx: &Context<'_>, plan: &Plan) -> Option<EntryRelations> {
+impl TimeEntry {
+    /// The authors and tasks the plan asks for.
+    async fn relations(items: &[&Self], ctx: &Context<'_>, plan: &Plan) -> Option<EntryRelations> {
         let mut pre = EntryRelations::default();
         if plan.asks("user").is_some() {
             let ids: HashSet<i64> = items.iter().map(|e| e.0.user_id).collect();
@@ -400,6 +390,29 @@ impl Flat for TimeEntry {
                 .collect();
         }
         Some(pre)
+    }
+}
+
+impl Flat for TimeEntry {
+    type Pre = EntryRelations;
+
+    fn kind(name: &str) -> Option<Kind> {
+        match name {
+            "id" | "date" | "hours" | "cost" | "billable" | "status" | "note" | "createdAt" => {
+                Some(Kind::Leaf)
+            }
+            "user" => Some(Kind::Prefetched(Plan::nested::<User>)),
+            "task" => Some(Kind::Prefetched(Plan::nested::<Task>)),
+            _ => None,
+        }
+    }
+
+    fn prefetch<'a>(
+        items: &'a [&'a Self],
+        load: &'a Load<'a>,
+        plan: &'a Plan,
+    ) -> BoxFuture<'a, Option<EntryRelations>> {
+        Box::pin(Self::relations(items, load.ctx, plan))
     }
 
     fn value(&self, pre: &EntryRelations, cx: &Cx<'_>, step: &Step) -> Value {

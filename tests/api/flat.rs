@@ -53,6 +53,16 @@ async fn world(app: &TestApp) -> String {
         json!({ "p": p }),
     )
     .await;
+    // Two sub-projects, one with a task of its own, for the nested project pages.
+    let api = app.project(&admin, "Portal API", Some(&p), json!({})).await;
+    app.project(&admin, "Portal UI", Some(&p), json!({})).await;
+    app.task(
+        &pm,
+        &api,
+        "Endpoints",
+        json!({ "plannedWork": 4, "plannedCost": "60" }),
+    )
+    .await;
     for (title, vis) in [("Offer", "SHARED"), ("Notes", "INTERNAL")] {
         app.ok(
             &pm,
@@ -65,14 +75,26 @@ async fn world(app: &TestApp) -> String {
 }
 
 /// Plain fields of each list, written the ways clients write them: aliases, fragments on
-/// the type and on `Node`, `__typename`, edges.
+/// the type and on `Node`, `__typename`, edges, page info, variables, nested connections
+/// and roll-ups.
 const PLAIN: &str = "
 fragment T on Task { id status createdAt updatedAt }
 fragment N on Node { id }
-{ projects { nodes { name
-    tasks { totalCount nodes { ...T ...N __typename name n2: name validatedWork plannedWork realWork
+query($kids: Int = 1, $after: String) {
+  projects(filter: {topLevelOnly: true}) { nodes { name ...N __typename code status inheritMembers
+    viewerRights budget validatedWork plannedWork realWork validatedCost leftWork plannedCost
+    realCost createdAt updatedAt
+    tasks { __typename totalCount
+            pageInfo { __typename hasNextPage hasPreviousPage startCursor endCursor }
+            nodes { ...T ...N __typename name n2: name validatedWork plannedWork realWork
                     leftWork validatedCost plannedCost realCost }
-            edges { cursor node { name realCost } } }
+            edges { __typename cursor node { name realCost } } }
+    firstTask: tasks(first: 1, after: $after) { pageInfo { hasNextPage hasPreviousPage }
+            nodes { name } }
+    children(first: $kids) { totalCount pageInfo { hasNextPage endCursor }
+            edges { cursor node { name plannedWork plannedCost
+                    tasks { totalCount nodes { name plannedWork plannedCost } } } } }
+    allChildren: children { nodes { name } }
     timeEntries { totalCount nodes { id date hours cost billable status note createdAt
                           user { id name kind email active createdAt }
                           task { name plannedCost ... on Task { status } } } }
@@ -84,12 +106,29 @@ fragment N on Node { id }
 fn resolved(plain: &str) -> String {
     plain
         .replace(
+            "{ nodes { name ...N",
+            "{ nodes { name ...N project: parent { id }",
+        )
+        .replace(
+            "node { name plannedWork",
+            "node { name project: parent { id } plannedWork",
+        )
+        .replace(
+            "allChildren: children { nodes { name",
+            "allChildren: children { nodes { name project: parent { id }",
+        )
+        .replace(
             "leftWork validatedCost",
             "leftWork project { id } validatedCost",
         )
         .replace(
             "node { name realCost }",
             "node { name realCost project { id } }",
+        )
+        .replace("nodes { name } }", "nodes { name project { id } } }")
+        .replace(
+            "nodes { name plannedWork plannedCost }",
+            "nodes { name plannedWork plannedCost project { id } }",
         )
         .replace("note createdAt", "note project { id } createdAt")
         .replace("content createdAt", "content project { id } createdAt")
@@ -163,7 +202,61 @@ async fn plain_lists_answer_as_the_resolvers_do() {
     assert_eq!(p["timeEntries"]["totalCount"], 6);
     assert_eq!(p["documents"]["totalCount"], 1);
     let hidden = |field: &str| crate::common::redacted(&fast, field).map(|e| e["count"].clone());
-    assert_eq!(hidden("Task.plannedCost"), Some(json!(3 + 6)));
+    assert_eq!(hidden("Task.plannedCost"), Some(json!(3 + 6 + 1)));
+    assert_eq!(hidden("Project.plannedCost"), Some(json!(1 + 1)));
+    assert_eq!(hidden("Project.budget"), Some(json!(1)));
+
+    // Projects, their nested pages and roll-ups.
+    assert_eq!(p["__typename"], "Project");
+    assert_eq!(p["status"], "OPEN");
+    assert!(p["viewerRights"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("SEE_WORK")));
+    assert_eq!(p["plannedWork"], 3.0 * 8.5 + 4.0);
+    assert!(p["budget"].is_null() && p["plannedCost"].is_null());
+    assert_eq!(p["tasks"]["__typename"], "TaskConnection");
+    assert_eq!(p["tasks"]["pageInfo"]["hasNextPage"], false);
+    assert_eq!(p["tasks"]["pageInfo"]["__typename"], "PageInfo");
+    assert_eq!(
+        p["tasks"]["pageInfo"]["endCursor"],
+        p["tasks"]["edges"][2]["cursor"]
+    );
+    assert_eq!(p["firstTask"]["pageInfo"]["hasNextPage"], true);
+    assert_eq!(p["firstTask"]["nodes"].as_array().unwrap().len(), 1);
+    let kids = &p["children"];
+    assert_eq!(kids["totalCount"], 2);
+    assert_eq!(kids["pageInfo"]["hasNextPage"], true);
+    assert_eq!(kids["edges"][0]["node"]["name"], "Portal API");
+    assert_eq!(kids["edges"][0]["node"]["plannedWork"], 4.0);
+    assert_eq!(kids["edges"][0]["node"]["tasks"]["totalCount"], 1);
+    assert_eq!(
+        kids["edges"][0]["node"]["tasks"]["nodes"][0]["name"],
+        "Endpoints"
+    );
+    assert_eq!(p["allChildren"]["nodes"].as_array().unwrap().len(), 2);
+
+    // Variables page the nested lists in both paths alike.
+    let after = p["tasks"]["edges"][0]["cursor"].clone();
+    let vars = json!({ "kids": 2, "after": after });
+    let (_, fast) = app.post(Some(&lead), PLAIN, vars.clone()).await;
+    let (_, mut slow) = app.post(Some(&lead), &resolved(PLAIN), vars).await;
+    assert!(fast.get("errors").is_none(), "{fast}");
+    strip(&mut slow["data"]);
+    assert_eq!(fast["data"], slow["data"]);
+    let p = &fast["data"]["projects"]["nodes"][0];
+    assert_eq!(p["firstTask"]["nodes"][0]["name"], "Build");
+    assert_eq!(p["firstTask"]["pageInfo"]["hasPreviousPage"], true);
+    assert_eq!(p["children"]["edges"].as_array().unwrap().len(), 2);
+
+    // A bad page size is reported as the resolvers report it.
+    let (_, bad) = app
+        .post(Some(&lead), PLAIN, json!({ "kids": 100000 }))
+        .await;
+    assert_eq!(
+        bad["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{bad}"
+    );
     assert_eq!(hidden("Task.realCost"), Some(json!(3 + 3)));
     assert_eq!(hidden("TimeEntry.cost"), Some(json!(6)));
     assert_eq!(hidden("User.email"), Some(json!(3)));
