@@ -338,6 +338,7 @@ impl Db {
                 .await?;
             Ok(Db::new(Pool::Postgres(pool)))
         } else if url.starts_with("sqlite:") {
+            sqlite_without_memory_statistics();
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
@@ -453,4 +454,22 @@ pub fn is_unique_violation(err: &sqlx::Error) -> bool {
 pub fn is_foreign_key_violation(err: &sqlx::Error) -> bool {
     err.as_database_error()
         .is_some_and(|e| e.is_foreign_key_violation())
+}
+
+/// Turns off SQLite's memory statistics, once per process and before SQLite starts. With
+/// them on, every allocation SQLite makes (one per column of every row sqlx reads) takes a
+/// process-wide mutex to count it; nothing here reads the statistics.
+fn sqlite_without_memory_statistics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: sqlite3_config may only run before SQLite initialises, while no other
+        // thread uses SQLite. Every use of SQLite here starts with a connection made in
+        // `Db::connect`, which waits for this call first; if SQLite had been initialised
+        // anyway, the call changes nothing and answers SQLITE_MISUSE.
+        let rc =
+            unsafe { libsqlite3_sys::sqlite3_config(libsqlite3_sys::SQLITE_CONFIG_MEMSTATUS, 0) };
+        if rc != libsqlite3_sys::SQLITE_OK {
+            tracing::debug!(rc, "SQLite memory statistics stay on");
+        }
+    });
 }

@@ -206,3 +206,24 @@ async fn nested_pages_never_scan_a_table_on_sqlite() {
         assert!(scans.is_empty(), "{name}: {details:?}");
     }
 }
+
+/// SQLite runs without its memory statistics: counting every allocation takes a
+/// process-wide mutex, and the server reads rows one allocation per column.
+#[tokio::test]
+async fn sqlite_does_not_count_its_allocations() {
+    let dir = std::env::temp_dir().join(format!("portico-memstat-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = portico::db::Db::connect(&format!("sqlite://{}/m.db", dir.display()))
+        .await
+        .unwrap();
+    portico::db::migrate::run(&db).await.unwrap();
+    db.fetch_all(q("SELECT * FROM portico_migration"))
+        .await
+        .unwrap();
+    // With the statistics on, SQLite's page cache alone holds kilobytes by now.
+    // SAFETY: reads a counter; safe at any time.
+    let counted = unsafe { libsqlite3_sys::sqlite3_memory_used() };
+    assert_eq!(counted, 0);
+    drop(db);
+    let _ = std::fs::remove_dir_all(&dir);
+}
