@@ -115,6 +115,11 @@ impl Server {
         }
     }
 
+    /// CPU time the server process has used so far.
+    fn cpu(&self) -> Duration {
+        cpu_of(&format!("/proc/{}/stat", self.child.id()))
+    }
+
     /// Peak and current resident memory of the server process, in MiB.
     fn memory(&self) -> (f64, f64) {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
@@ -128,6 +133,23 @@ impl Server {
         };
         (kib("VmHWM:") / 1024.0, kib("VmRSS:") / 1024.0)
     }
+}
+
+/// User and system CPU time of a process, from its /proc stat file.
+fn cpu_of(stat: &str) -> Duration {
+    let text = std::fs::read_to_string(stat).unwrap_or_default();
+    // The fields after the command name (which may hold spaces) start at field 3.
+    let fields: Vec<&str> = text
+        .rsplit_once(')')
+        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // utime and stime are fields 14 and 15, in clock ticks of 1/100 s on Linux.
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
 
 impl Drop for Server {
@@ -251,15 +273,35 @@ async fn load(
     }
 }
 
-fn print(backend: &str, name: &str, c: usize, s: &Stats) {
+/// CPU time used by the server and by this load generator during a run.
+struct Cpu {
+    server: Duration,
+    client: Duration,
+}
+
+fn print(backend: &str, name: &str, c: usize, s: &Stats, cpu: &Cpu) {
+    let per = |d: Duration| d.as_secs_f64() * 1000.0 / s.requests.max(1) as f64;
     println!(
-        "{backend:<9} {name:<14} c={c:<3} {:>8.1} req/s   p50 {:>7.1} ms   p99 {:>7.1} ms   ({} requests, {} with errors)",
+        "{backend:<9} {name:<14} c={c:<3} {:>8.1} req/s   p50 {:>7.1} ms   p99 {:>7.1} ms   ({} requests, {} with errors; CPU per request: server {:.1} ms, load generator {:.1} ms)",
         s.requests as f64 / s.seconds,
         s.p50.as_secs_f64() * 1000.0,
         s.p99.as_secs_f64() * 1000.0,
         s.requests,
-        s.errors
+        s.errors,
+        per(cpu.server),
+        per(cpu.client),
     );
+}
+
+/// Runs `f`, measuring the CPU time the server and this process use meanwhile.
+async fn measured<T>(server: &Server, f: impl std::future::Future<Output = T>) -> (T, Cpu) {
+    let (s0, c0) = (server.cpu(), cpu_of("/proc/self/stat"));
+    let out = f.await;
+    let cpu = Cpu {
+        server: server.cpu().saturating_sub(s0),
+        client: cpu_of("/proc/self/stat").saturating_sub(c0),
+    };
+    (out, cpu)
 }
 
 async fn bench(backend: &str, db_url: &str, seeded: &Seeded, port: u16, seconds: u64) {
@@ -313,8 +355,12 @@ async fn bench(backend: &str, db_url: &str, seeded: &Seeded, port: u16, seconds:
             continue;
         }
         for c in [1, 32] {
-            let s = load(&client, &url, token, body.clone(), c, seconds).await;
-            print(backend, name, c, &s);
+            let (s, cpu) = measured(
+                &server,
+                load(&client, &url, token, body.clone(), c, seconds),
+            )
+            .await;
+            print(backend, name, c, &s, &cpu);
         }
     }
     if wanted("Q3") {
@@ -332,9 +378,9 @@ async fn bench(backend: &str, db_url: &str, seeded: &Seeded, port: u16, seconds:
                 started.elapsed()
             })
         };
-        let s = load(&client, &url, &t3, q3.clone(), 32, seconds).await;
+        let (s, cpu) = measured(&server, load(&client, &url, &t3, q3.clone(), 32, seconds)).await;
         let burst_time = burst.await.expect("burst");
-        print(backend, "Q3 + 50 logins", 32, &s);
+        print(backend, "Q3 + 50 logins", 32, &s, &cpu);
         println!(
             "{backend}: the 50 logins took {:.2} s in all",
             burst_time.as_secs_f64()
