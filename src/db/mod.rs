@@ -19,6 +19,7 @@ pub mod list;
 pub mod migrate;
 pub mod org;
 pub mod projects;
+pub mod sqlite_read;
 pub mod tasks;
 pub mod users;
 
@@ -175,9 +176,10 @@ fn ids_json(ids: &[i64]) -> String {
     s
 }
 
-/// A result row from either backend.
+/// A result row from either backend (on SQLite, read by sqlx or by [`sqlite_read`]).
 pub enum Row {
     Sqlite(SqliteRow),
+    SqliteRead(sqlite_read::RawRow),
     Postgres(PgRow),
 }
 
@@ -187,6 +189,7 @@ pub trait Col:
     + sqlx::Type<Sqlite>
     + for<'r> sqlx::Decode<'r, Postgres>
     + sqlx::Type<Postgres>
+    + sqlite_read::FromValue
 {
 }
 impl<T> Col for T where
@@ -194,6 +197,7 @@ impl<T> Col for T where
         + sqlx::Type<Sqlite>
         + for<'r> sqlx::Decode<'r, Postgres>
         + sqlx::Type<Postgres>
+        + sqlite_read::FromValue
 {
 }
 
@@ -202,6 +206,15 @@ impl Row {
     pub fn get<T: Col>(&self, col: &str) -> Result<T, sqlx::Error> {
         match self {
             Row::Sqlite(r) => r.try_get(col),
+            Row::SqliteRead(r) => {
+                let v = r
+                    .value(col)
+                    .ok_or_else(|| sqlx::Error::ColumnNotFound(col.into()))?;
+                T::from_value(v).ok_or_else(|| sqlx::Error::ColumnDecode {
+                    index: col.into(),
+                    source: format!("cannot decode {v:?} as {}", std::any::type_name::<T>()).into(),
+                })
+            }
             Row::Postgres(r) => r.try_get(col),
         }
     }
@@ -242,6 +255,11 @@ macro_rules! on_each {
 impl Ex<'_> {
     /// All rows.
     pub async fn fetch_all(self, query: Query) -> Result<Vec<Row>, sqlx::Error> {
+        if let Ex::SqlitePool(p) = self {
+            if let Some(rows) = sqlite_read::fetch(p, &query, None).await? {
+                return Ok(rows.into_iter().map(Row::SqliteRead).collect());
+            }
+        }
         on_each!(
             self,
             query,
@@ -256,6 +274,11 @@ impl Ex<'_> {
 
     /// At most one row.
     pub async fn fetch_optional(self, query: Query) -> Result<Option<Row>, sqlx::Error> {
+        if let Ex::SqlitePool(p) = self {
+            if let Some(rows) = sqlite_read::fetch(p, &query, Some(1)).await? {
+                return Ok(rows.into_iter().next().map(Row::SqliteRead));
+            }
+        }
         on_each!(
             self,
             query,

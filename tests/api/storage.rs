@@ -227,3 +227,119 @@ async fn sqlite_does_not_count_its_allocations() {
     drop(db);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// On SQLite, reads skip sqlx's row path (src/db/sqlite_read.rs); every type decodes as
+/// sqlx decodes it, `$N` binds by number, and writes still go through sqlx. (On PostgreSQL
+/// the same reads check the same values.)
+#[tokio::test]
+async fn reads_decode_as_sqlx_does() {
+    use chrono::{DateTime, NaiveDate, Utc};
+    let (url, _cleanup) = fresh_database().await;
+    let db = portico::db::Db::connect(&url).await.unwrap();
+    db.execute(q(
+        "CREATE TABLE kinds (id BIGINT PRIMARY KEY, n BIGINT, f DOUBLE PRECISION, \
+                  b BOOLEAN, t TEXT, d DATE, ts TIMESTAMPTZ)",
+    ))
+    .await
+    .unwrap();
+    let ts: DateTime<Utc> = "2026-11-23T06:24:28.624175Z".parse().unwrap();
+    let day = NaiveDate::from_ymd_opt(2026, 2, 28).unwrap();
+    let mut tx = db.begin().await.unwrap();
+    tx.execute(
+        q("INSERT INTO kinds VALUES ($1, $2, $3, $4, $5, $6, $7)")
+            .bind(1_i64)
+            .bind(-42_i64)
+            .bind(2.5_f64)
+            .bind(true)
+            .bind("ünïcode ✓")
+            .bind(day)
+            .bind(ts),
+    )
+    .await
+    .unwrap();
+    tx.execute(
+        q("INSERT INTO kinds VALUES ($1, $2, $3, $4, $5, $6, $7)")
+            .bind(2_i64)
+            .bind(None::<i64>)
+            .bind(None::<f64>)
+            .bind(false)
+            .bind(None::<String>)
+            .bind(None::<NaiveDate>)
+            .bind(None::<DateTime<Utc>>),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    // Parameters out of order and repeated, a bound list, a date and a timestamp compared.
+    let select = |ids: Vec<i64>| {
+        let list = db.id_in("id", 1);
+        q(format!(
+            "SELECT id, n, f, b, t, d, ts FROM kinds WHERE {list} \
+             AND (d = $2 OR d IS NULL) AND (ts >= $3 OR ts IS NULL) AND $4 = $4 ORDER BY id"
+        ))
+        .bind(ids)
+        .bind(day)
+        .bind(ts)
+        .bind(7_i64)
+    };
+    let fast = db.fetch_all(select(vec![1, 2])).await.unwrap();
+    let mut tx = db.begin().await.unwrap();
+    let slow = tx.fetch_all(select(vec![1, 2])).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(fast.len(), 2);
+    if base_url().is_none() {
+        assert!(fast
+            .iter()
+            .all(|r| matches!(r, portico::db::Row::SqliteRead(_))));
+        assert!(slow
+            .iter()
+            .all(|r| matches!(r, portico::db::Row::Sqlite(_))));
+    }
+    type Kinds = (
+        i64,
+        Option<i64>,
+        Option<f64>,
+        bool,
+        Option<String>,
+        Option<NaiveDate>,
+        Option<DateTime<Utc>>,
+    );
+    let decode = |r: &portico::db::Row| -> Kinds {
+        (
+            r.get("id").unwrap(),
+            r.get("n").unwrap(),
+            r.get("f").unwrap(),
+            r.get("b").unwrap(),
+            r.get("t").unwrap(),
+            r.get("d").unwrap(),
+            r.get("ts").unwrap(),
+        )
+    };
+    let fast: Vec<Kinds> = fast.iter().map(decode).collect();
+    let slow: Vec<Kinds> = slow.iter().map(decode).collect();
+    assert_eq!(fast, slow);
+    assert_eq!(
+        fast[0],
+        (
+            1,
+            Some(-42),
+            Some(2.5),
+            true,
+            Some("ünïcode ✓".into()),
+            Some(day),
+            Some(ts)
+        )
+    );
+    assert_eq!(fast[1], (2, None, None, false, None, None, None));
+    // A missing column and a NULL where none may be are errors, not defaults.
+    let row = db.fetch_one(select(vec![2])).await.unwrap();
+    assert!(row.get::<i64>("nope").is_err());
+    assert!(row.get::<i64>("n").is_err());
+    // A statement that writes is run by sqlx (and writes).
+    let returned = db
+        .fetch_one(q("UPDATE kinds SET n = 5 WHERE id = 2 RETURNING n"))
+        .await
+        .unwrap();
+    assert!(!matches!(returned, portico::db::Row::SqliteRead(_)));
+    assert_eq!(returned.get::<i64>("n").unwrap(), 5);
+}
