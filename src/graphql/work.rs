@@ -20,7 +20,8 @@ use crate::db::documents::{DocumentRow, FolderRuleRow};
 use crate::db::entries::EntryRow;
 use crate::db::invoices::InvoiceRow;
 use crate::db::org::Named;
-use crate::db::tasks::TaskRow;
+use crate::db::tasks::{self, TaskRow};
+use crate::db::users::{self, UserRow};
 use crate::error::Result;
 
 connection!(TaskConnection, TaskEdge, Task, "tasks");
@@ -370,26 +371,55 @@ pub struct EntryRelations {
 
 impl TimeEntry {
     /// The authors and tasks the plan asks for.
-    async fn relations(items: &[&Self], ctx: &Context<'_>, plan: &Plan) -> Option<EntryRelations> {
-        let mut pre = EntryRelations::default();
-        if plan.asks("user").is_some() {
+    async fn relations(items: &[&Self], load: &Load<'_>, plan: &Plan) -> Option<EntryRelations> {
+        let ctx = load.ctx;
+        let users = plan.asks("user").map(|_| {
             let ids: HashSet<i64> = items.iter().map(|e| e.0.user_id).collect();
-            let found = loaders::many(ctx, ids.into_iter().map(UserKey))
-                .await
-                .ok()?;
-            pre.users = found.into_iter().map(|(k, u)| (k.0, User(u))).collect();
-        }
-        if plan.asks("task").is_some() {
+            ids.into_iter().collect::<Vec<i64>>()
+        });
+        let tasks = plan.asks("task").map(|_| {
             let ids: HashSet<i64> = items.iter().map(|e| e.0.task_id).collect();
-            let found = loaders::many(ctx, ids.into_iter().map(TaskKey))
-                .await
-                .ok()?;
-            pre.tasks = found
-                .into_iter()
-                .map(|(k, t)| (k.0, Task::new(t)))
-                .collect();
-        }
-        Some(pre)
+            ids.into_iter().collect::<Vec<i64>>()
+        });
+        let (users, tasks): (Vec<UserRow>, Vec<TaskRow>) = if load.batched {
+            // With the sibling lists', through the batching loader.
+            let users = async {
+                let keys = users.unwrap_or_default().into_iter().map(UserKey);
+                loaders::many(ctx, keys)
+                    .await
+                    .map(|m| m.into_values().collect())
+            };
+            let tasks = async {
+                let keys = tasks.unwrap_or_default().into_iter().map(TaskKey);
+                loaders::many(ctx, keys)
+                    .await
+                    .map(|m| m.into_values().collect())
+            };
+            let (users, tasks) = futures_util::future::join(users, tasks).await;
+            (users.ok()?, tasks.ok()?)
+        } else {
+            // The only list of its kind: one statement each, at once.
+            let db = &super::state(ctx).db;
+            let scope = req(ctx).scope_now()?;
+            let users = async {
+                match users {
+                    Some(ids) => users::list_users_by_ids_unscoped(db, ids).await,
+                    None => Ok(Vec::new()),
+                }
+            };
+            let tasks = async {
+                match tasks {
+                    Some(ids) => tasks::list_tasks_by_ids(db, &scope, ids).await,
+                    None => Ok(Vec::new()),
+                }
+            };
+            let (users, tasks) = futures_util::future::join(users, tasks).await;
+            (users.ok()?, tasks.ok()?)
+        };
+        Some(EntryRelations {
+            users: users.into_iter().map(|u| (u.id, User(u))).collect(),
+            tasks: tasks.into_iter().map(|t| (t.id, Task::new(t))).collect(),
+        })
     }
 }
 
@@ -412,7 +442,7 @@ impl Flat for TimeEntry {
         load: &'a Load<'a>,
         plan: &'a Plan,
     ) -> BoxFuture<'a, Option<EntryRelations>> {
-        Box::pin(Self::relations(items, load.ctx, plan))
+        Box::pin(Self::relations(items, load, plan))
     }
 
     fn value(&self, pre: &EntryRelations, cx: &Cx<'_>, step: &Step) -> Value {
