@@ -176,6 +176,10 @@ pub trait Rel: Copy + Eq + std::hash::Hash + Send + Sync + 'static {
     /// Which rows the caller may see (the same rule as the top-level list).
     fn filter(backend: Backend, scope: &Scope) -> Where;
     fn map(r: &Row) -> Result<Self::Row>;
+    /// Like `map`, for a statement that read only some of the columns.
+    fn map_some(r: &Row) -> Result<Self::Row> {
+        Self::map(r)
+    }
 }
 
 /// One page per parent, in one statement: for each parent, its first `first + 1` visible
@@ -191,6 +195,18 @@ pub async fn fetch_children<R: Rel>(
     parents: &[i64],
     page: PageArgs,
 ) -> Result<HashMap<i64, Page<R::Row, ()>>> {
+    fetch_children_with::<R>(db, scope, parents, page, None).await
+}
+
+/// [`fetch_children`], reading only the columns `cols` when given (the rows then hold
+/// empty values for the others: see [`Rel::map_some`]).
+pub async fn fetch_children_with<R: Rel>(
+    db: &Db,
+    scope: &Scope,
+    parents: &[i64],
+    page: PageArgs,
+    cols: Option<&str>,
+) -> Result<HashMap<i64, Page<R::Row, ()>>> {
     let mut out: HashMap<i64, Page<R::Row, ()>> = parents
         .iter()
         .map(|p| {
@@ -202,11 +218,12 @@ pub async fn fetch_children<R: Rel>(
             (*p, empty)
         })
         .collect();
-    let select = children_query::<R>(db.backend(), scope, parents, page);
+    let select = children_query::<R>(db.backend(), scope, parents, page, cols);
+    let map = if cols.is_some() { R::map_some } else { R::map };
     for row in db.fetch_all(select).await? {
         let parent_id: i64 = row.get("page_parent")?;
         if let Some(page_of) = out.get_mut(&parent_id) {
-            page_of.items.push((row.get("page_key")?, R::map(&row)?));
+            page_of.items.push((row.get("page_key")?, map(&row)?));
         }
     }
     for page_of in out.values_mut() {
@@ -225,8 +242,9 @@ pub fn children_query<R: Rel>(
     scope: &Scope,
     parents: &[i64],
     page: PageArgs,
+    cols: Option<&str>,
 ) -> Query {
-    let (cols, from, key, parent) = (R::COLS, R::FROM, R::KEY, R::PARENT);
+    let (cols, from, key, parent) = (cols.unwrap_or(R::COLS), R::FROM, R::KEY, R::PARENT);
     let (table, id) = (R::TABLE, R::ID);
     let mut w = R::filter(backend, scope);
     w.and(format!("{parent} = page_parents.value"));

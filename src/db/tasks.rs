@@ -52,6 +52,60 @@ fn from_row(r: &Row) -> Result<TaskRow> {
     })
 }
 
+/// The columns that answer some GraphQL fields of a task, when all of them are known
+/// (the id and project are always read: guards need the project). None means all columns.
+pub fn columns_for<'a>(fields: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    let mut cols = vec!["task_id", "project_id"];
+    for field in fields {
+        let col = match field {
+            "__typename" | "id" => continue,
+            "name" => "name",
+            "status" => "status",
+            "validatedWork" => "validated_work",
+            "plannedWork" => "planned_work",
+            "realWork" => "real_work",
+            "leftWork" => "left_work",
+            "validatedCost" => "validated_cost",
+            "plannedCost" => "planned_cost",
+            "realCost" => "real_cost",
+            "createdAt" => "created_at",
+            "updatedAt" => "updated_at",
+            _ => return None,
+        };
+        if !cols.contains(&col) {
+            cols.push(col);
+        }
+    }
+    Some(cols.join(", "))
+}
+
+/// A task from a statement that read only some columns ([`columns_for`]): the others take
+/// empty values, which nothing reads.
+fn from_some_columns(r: &Row) -> Result<TaskRow> {
+    fn or_default<T: crate::db::Col + Default>(r: &Row, col: &str) -> Result<T> {
+        match r.get(col) {
+            Err(sqlx::Error::ColumnNotFound(_)) => Ok(T::default()),
+            found => Ok(found?),
+        }
+    }
+    Ok(TaskRow {
+        id: r.get("task_id")?,
+        project_id: r.get("project_id")?,
+        name: or_default(r, "name")?,
+        assignee_id: or_default(r, "assignee_id")?,
+        status: or_default(r, "status")?,
+        validated_work: or_default(r, "validated_work")?,
+        planned_work: or_default(r, "planned_work")?,
+        left_work: or_default(r, "left_work")?,
+        validated_cost: or_default(r, "validated_cost")?,
+        planned_cost: or_default(r, "planned_cost")?,
+        real_work: or_default(r, "real_work")?,
+        real_cost: or_default(r, "real_cost")?,
+        created_at: or_default(r, "created_at")?,
+        updated_at: or_default(r, "updated_at")?,
+    })
+}
+
 #[derive(Default, Clone, Debug)]
 pub struct TaskFilter {
     pub project_id: Option<i64>,
@@ -212,6 +266,9 @@ impl Rel for TasksOfProject {
     }
     fn map(r: &Row) -> Result<TaskRow> {
         from_row(r)
+    }
+    fn map_some(r: &Row) -> Result<TaskRow> {
+        from_some_columns(r)
     }
 }
 

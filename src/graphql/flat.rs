@@ -27,7 +27,7 @@ use super::loaders::{self, CountKey, PageKey};
 use super::work::Figure;
 use super::RequestCtx;
 use crate::authz::Scope;
-use crate::db::list::{fetch_child_counts, fetch_children, PageArgs, Rel};
+use crate::db::list::{fetch_child_counts, fetch_children_with, PageArgs, Rel};
 
 /// Plans a field's sub-selection on the field's type.
 pub type PlanFn = fn(&Env<'_>, &SelectionSet) -> Option<Plan>;
@@ -67,6 +67,12 @@ pub trait Flat: OutputType + Sized {
         _plan: &'a Plan,
     ) -> BoxFuture<'a, Option<Self::Pre>> {
         Box::pin(async { Some(Self::Pre::default()) })
+    }
+
+    /// The columns a page of these needs to answer `plans`, when fewer than all (see
+    /// [`crate::db::list::fetch_children_with`]).
+    fn columns(_plans: &[&Plan]) -> Option<String> {
+        None
     }
 
     /// The value of a field [`Flat::kind`] accepted.
@@ -444,7 +450,7 @@ struct Built<N> {
 /// The pages and counts this pass loaded, by relation and parent.
 #[derive(Default)]
 pub struct Seen {
-    pages: HashMap<(TypeId, i64, PageArgs), Arc<dyn Any + Send + Sync>>,
+    pages: HashMap<((TypeId, Option<String>), i64, PageArgs), Arc<dyn Any + Send + Sync>>,
     counts: HashMap<(TypeId, i64), i64>,
 }
 
@@ -464,15 +470,36 @@ pub async fn connection<R: Rel + Default, N: Flat + 'static>(
 ) -> Option<Pages<N>> {
     let (plan, args) = (step.nested.as_ref()?, step.page?);
     let ctx = load.ctx;
-    let rel = TypeId::of::<R>();
+    // The node plans: under `nodes`, and under `node` of `edges`.
+    let mut node_plans = Vec::new();
+    for s in &plan.steps {
+        match (s.name.as_str(), &s.nested) {
+            ("nodes", Some(p)) => node_plans.push(p),
+            ("edges", Some(edge)) => node_plans.extend(
+                edge.steps
+                    .iter()
+                    .filter(|e| e.name.as_str() == "node")
+                    .filter_map(|e| e.nested.as_ref()),
+            ),
+            _ => {}
+        }
+    }
+    // Only the columns the plans read, when the pages are read here (the batching
+    // loader shares whole rows); pages of other columns are other pages.
+    let cols = if load.batched {
+        None
+    } else {
+        N::columns(&node_plans)
+    };
+    let rel = (TypeId::of::<R>(), cols.clone());
     let (missing, counts_missing) = {
         let seen = load.seen.lock().unwrap_or_else(|p| p.into_inner());
         let missing: Vec<i64> = (parents.iter().copied())
-            .filter(|p| !seen.pages.contains_key(&(rel, *p, args)))
+            .filter(|p| !seen.pages.contains_key(&(rel.clone(), *p, args)))
             .collect();
         let counts_missing: Vec<i64> = match plan.asks("totalCount") {
             Some(_) => (parents.iter().copied())
-                .filter(|p| !seen.counts.contains_key(&(rel, *p)))
+                .filter(|p| !seen.counts.contains_key(&(rel.0, *p)))
                 .collect(),
             None => Vec::new(),
         };
@@ -506,7 +533,8 @@ pub async fn connection<R: Rel + Default, N: Flat + 'static>(
         let db = &super::state(ctx).db;
         let scope = super::req(ctx).scope_now()?;
         if !missing.is_empty() {
-            let pages = fetch_children::<R>(db, &scope, &missing, args).await.ok()?;
+            let pages = fetch_children_with::<R>(db, &scope, &missing, args, cols.as_deref());
+            let pages = pages.await.ok()?;
             fetched = (pages.into_iter())
                 .map(|(parent, page)| {
                     let items = page.items.into_iter().map(|(k, r)| (k, node(r)));
@@ -529,39 +557,25 @@ pub async fn connection<R: Rel + Default, N: Flat + 'static>(
     let (pages, counts) = {
         let mut seen = load.seen.lock().unwrap_or_else(|p| p.into_inner());
         for (parent, built) in fetched {
-            seen.pages.insert((rel, parent, args), Arc::new(built));
+            seen.pages.insert((rel.clone(), parent, args), Arc::new(built));
         }
         for (parent, n) in counted {
-            seen.counts.insert((rel, parent), n);
+            seen.counts.insert((rel.0, parent), n);
         }
         let pages: HashMap<i64, Arc<Built<N>>> = (parents.iter())
             .filter_map(|p| {
-                let built = seen.pages.get(&(rel, *p, args))?.clone();
+                let built = seen.pages.get(&(rel.clone(), *p, args))?.clone();
                 Some((*p, built.downcast::<Built<N>>().ok()?))
             })
             .collect();
         let counts: HashMap<i64, i64> = (parents.iter())
-            .filter_map(|p| Some((*p, *seen.counts.get(&(rel, *p))?)))
+            .filter_map(|p| Some((*p, *seen.counts.get(&(rel.0, *p))?)))
             .collect();
         (pages, counts)
     };
     let nodes: Vec<&N> = (pages.values())
         .flat_map(|b| b.items.iter().map(|(_, n)| n))
         .collect();
-    // The node plans: under `nodes`, and under `node` of `edges`.
-    let mut node_plans = Vec::new();
-    for s in &plan.steps {
-        match (s.name.as_str(), &s.nested) {
-            ("nodes", Some(p)) => node_plans.push(p),
-            ("edges", Some(edge)) => node_plans.extend(
-                edge.steps
-                    .iter()
-                    .filter(|e| e.name.as_str() == "node")
-                    .filter_map(|e| e.nested.as_ref()),
-            ),
-            _ => {}
-        }
-    }
     let mut pres = HashMap::new();
     for p in node_plans {
         pres.insert(address(p), N::prefetch(&nodes, load, p).await?);

@@ -160,7 +160,7 @@ async fn nested_pages_never_scan_a_table_on_sqlite() {
         after: None,
     };
     fn query<R: Rel>(s: &portico::authz::Scope, parents: &[i64], page: PageArgs) -> Query {
-        children_query::<R>(Backend::Sqlite, s, parents, page)
+        children_query::<R>(Backend::Sqlite, s, parents, page, None)
     }
     for (name, statement) in [
         (
