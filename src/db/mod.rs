@@ -355,7 +355,7 @@ impl Db {
     pub async fn connect(url: &str) -> anyhow::Result<Db> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = PgPoolOptions::new()
-                .max_connections(16)
+                .max_connections(pg_connections())
                 .acquire_timeout(Duration::from_secs(10))
                 .connect(url)
                 .await?;
@@ -495,4 +495,19 @@ fn sqlite_without_memory_statistics() {
             tracing::debug!(rc, "SQLite memory statistics stay on");
         }
     });
+}
+
+/// How many PostgreSQL connections a server process keeps: `PORTICO_PG_CONNECTIONS`, else
+/// twice the cores. Each connection is a PostgreSQL process; more of them than the cores
+/// can keep busy only take turns on them: with 16 on this 2-core machine, Q1 served 213
+/// requests a second at a p99 of 244 ms, with 4, 259 at 170 ms.
+fn pg_connections() -> u32 {
+    std::env::var("PORTICO_PG_CONNECTIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or_else(|| {
+            let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+            u32::try_from(cores * 2).unwrap_or(u32::MAX)
+        })
 }

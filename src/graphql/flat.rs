@@ -447,10 +447,13 @@ struct Built<N> {
     has_next: bool,
 }
 
+/// A loaded page: its relation and column set, parent, and page arguments.
+type PageId = ((TypeId, Option<String>), i64, PageArgs);
+
 /// The pages and counts this pass loaded, by relation and parent.
 #[derive(Default)]
 pub struct Seen {
-    pages: HashMap<((TypeId, Option<String>), i64, PageArgs), Arc<dyn Any + Send + Sync>>,
+    pages: HashMap<PageId, Arc<dyn Any + Send + Sync>>,
     counts: HashMap<(TypeId, i64), i64>,
 }
 
@@ -557,7 +560,8 @@ pub async fn connection<R: Rel + Default, N: Flat + 'static>(
     let (pages, counts) = {
         let mut seen = load.seen.lock().unwrap_or_else(|p| p.into_inner());
         for (parent, built) in fetched {
-            seen.pages.insert((rel.clone(), parent, args), Arc::new(built));
+            seen.pages
+                .insert((rel.clone(), parent, args), Arc::new(built));
         }
         for (parent, n) in counted {
             seen.counts.insert((rel.0, parent), n);

@@ -185,7 +185,9 @@ impl Flat for Task {
     type Pre = ();
 
     fn columns(plans: &[&Plan]) -> Option<String> {
-        let fields = plans.iter().flat_map(|p| p.steps.iter().map(|s| s.name.as_str()));
+        let fields = plans
+            .iter()
+            .flat_map(|p| p.steps.iter().map(|s| s.name.as_str()));
         tasks::columns_for(fields)
     }
 
