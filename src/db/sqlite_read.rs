@@ -204,16 +204,12 @@ unsafe fn run(
     let len =
         c_int::try_from(sql.len()).map_err(|_| sqlx::Error::Protocol("SQL too long".into()))?;
     let mut raw: *mut ffi::sqlite3_stmt = std::ptr::null_mut();
+    let mut tail: *const c_char = std::ptr::null();
     // SAFETY: `sql` is valid for `len` bytes (SQLite does not need a terminating NUL when
-    // given the length); `raw` receives the statement or stays null.
+    // given the length); `raw` receives the statement or stays null, `tail` the end of the
+    // first statement within `sql`.
     let rc = unsafe {
-        ffi::sqlite3_prepare_v2(
-            db,
-            sql.as_ptr().cast::<c_char>(),
-            len,
-            &mut raw,
-            std::ptr::null_mut(),
-        )
+        ffi::sqlite3_prepare_v2(db, sql.as_ptr().cast::<c_char>(), len, &mut raw, &mut tail)
     };
     if rc != ffi::SQLITE_OK {
         // SAFETY: `db` per the contract.
@@ -224,6 +220,14 @@ unsafe fn run(
         return Ok(Some(Vec::new()));
     }
     let stmt = Stmt(raw);
+    // More than one statement: sqlx runs them all.
+    let used = tail.addr().saturating_sub(sql.as_ptr().addr());
+    if sql
+        .get(used..)
+        .is_some_and(|rest| !rest.trim_ascii().is_empty())
+    {
+        return Ok(None);
+    }
     // SAFETY: `stmt.0` is a live statement of `db` (so for every call below).
     if unsafe { ffi::sqlite3_stmt_readonly(stmt.0) } == 0 {
         return Ok(None);

@@ -335,6 +335,16 @@ async fn reads_decode_as_sqlx_does() {
     let row = db.fetch_one(select(vec![2])).await.unwrap();
     assert!(row.get::<i64>("nope").is_err());
     assert!(row.get::<i64>("n").is_err());
+    // Several statements in one text are run by sqlx, all of them (SQLite only: PostgreSQL
+    // prepares one statement at a time).
+    if base_url().is_none() {
+        let both = db
+            .fetch_all(q("SELECT 1 AS a; SELECT 2 AS a"))
+            .await
+            .unwrap();
+        assert_eq!(both.len(), 2);
+        assert!(!matches!(both[0], portico::db::Row::SqliteRead(_)));
+    }
     // A statement that writes is run by sqlx (and writes).
     let returned = db
         .fetch_one(q("UPDATE kinds SET n = 5 WHERE id = 2 RETURNING n"))
