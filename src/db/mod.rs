@@ -33,7 +33,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{Postgres, Row as _, Sqlite, Transaction};
+use sqlx::{Column as _, Postgres, Row as _, Sqlite, Transaction};
 
 /// Which database a [`Db`] talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -216,6 +216,20 @@ impl Row {
                 })
             }
             Row::Postgres(r) => r.try_get(col),
+        }
+    }
+
+    /// Reads a column by name, or None when the statement did not select it.
+    pub fn get_if_selected<T: Col>(&self, col: &str) -> Result<Option<T>, sqlx::Error> {
+        let selected = match self {
+            Row::Sqlite(r) => r.columns().iter().any(|c| c.name() == col),
+            Row::SqliteRead(r) => r.value(col).is_some(),
+            Row::Postgres(r) => r.columns().iter().any(|c| c.name() == col),
+        };
+        if selected {
+            self.get(col).map(Some)
+        } else {
+            Ok(None)
         }
     }
 }

@@ -83,10 +83,7 @@ pub fn columns_for<'a>(fields: impl IntoIterator<Item = &'a str>) -> Option<Stri
 /// empty values, which nothing reads.
 fn from_some_columns(r: &Row) -> Result<TaskRow> {
     fn or_default<T: crate::db::Col + Default>(r: &Row, col: &str) -> Result<T> {
-        match r.get(col) {
-            Err(sqlx::Error::ColumnNotFound(_)) => Ok(T::default()),
-            found => Ok(found?),
-        }
+        Ok(r.get_if_selected(col)?.unwrap_or_default())
     }
     Ok(TaskRow {
         id: r.get("task_id")?,
