@@ -304,6 +304,12 @@ pub async fn own_totals_unscoped(db: &Db, project_ids: Vec<i64>) -> Result<HashM
     Ok(out)
 }
 
+impl std::iter::Sum for Totals {
+    fn sum<I: Iterator<Item = Totals>>(iter: I) -> Totals {
+        iter.fold(Totals::default(), |a, b| a + b)
+    }
+}
+
 impl std::ops::Add for Totals {
     type Output = Totals;
     fn add(self, o: Totals) -> Totals {

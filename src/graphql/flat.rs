@@ -447,8 +447,17 @@ struct Built<N> {
     has_next: bool,
 }
 
+impl<N> Built<N> {
+    fn new<R>(rows: impl Iterator<Item = (i64, R)>, has_next: bool, node: fn(R) -> N) -> Self {
+        Built {
+            items: rows.map(|(k, r)| (k, node(r))).collect(),
+            has_next,
+        }
+    }
+}
+
 /// A loaded page: its relation and column set, parent, and page arguments.
-type PageId = ((TypeId, Option<String>), i64, PageArgs);
+type PageId = ((TypeId, Option<Arc<str>>), i64, PageArgs);
 
 /// The pages and counts this pass loaded, by relation and parent.
 #[derive(Default)]
@@ -492,7 +501,7 @@ pub async fn connection<R: Rel + Default, N: Flat + 'static>(
     let cols = if load.batched {
         None
     } else {
-        N::columns(&node_plans)
+        N::columns(&node_plans).map(Arc::from)
     };
     let rel = (TypeId::of::<R>(), cols.clone());
     let (missing, counts_missing) = {
@@ -513,17 +522,11 @@ pub async fn connection<R: Rel + Default, N: Flat + 'static>(
     if load.batched {
         if !missing.is_empty() {
             let keys = missing.iter().map(|p| PageKey(*p, args, R::default()));
+            // The loader shares its pages: the rows are copied.
             fetched = (loaders::many(ctx, keys).await.ok()?.into_iter())
                 .map(|(key, page)| {
-                    let items = page.items.iter().map(|(k, r)| (*k, node(r.clone())));
-                    let has_next = page.has_next;
-                    (
-                        key.0,
-                        Built {
-                            items: items.collect(),
-                            has_next,
-                        },
-                    )
+                    let rows = page.items.iter().map(|(k, r)| (*k, r.clone()));
+                    (key.0, Built::new(rows, page.has_next, node))
                 })
                 .collect();
         }
@@ -540,14 +543,9 @@ pub async fn connection<R: Rel + Default, N: Flat + 'static>(
             let pages = pages.await.ok()?;
             fetched = (pages.into_iter())
                 .map(|(parent, page)| {
-                    let items = page.items.into_iter().map(|(k, r)| (k, node(r)));
-                    let has_next = page.has_next;
                     (
                         parent,
-                        Built {
-                            items: items.collect(),
-                            has_next,
-                        },
+                        Built::new(page.items.into_iter(), page.has_next, node),
                     )
                 })
                 .collect();

@@ -371,7 +371,7 @@ impl Project {
         let ids = s.subtree(self.0.id);
         figure_over(ctx, fig, &ids, || async {
             let own = loaders::many(ctx, ids.iter().map(|p| OwnTotalsKey(*p))).await?;
-            Ok(f(own.into_values().fold(Totals::default(), |a, b| a + b)))
+            Ok(f(own.into_values().sum()))
         })
         .await
     }
@@ -543,10 +543,7 @@ impl Flat for Project {
                 Some((fig, f)) => {
                     let ids = cx.scope.subtree(r.id);
                     fig.shown(cx.scope, cx.rc, &ids, || {
-                        f(ids
-                            .iter()
-                            .filter_map(|p| pre.totals.get(p).copied())
-                            .fold(Totals::default(), |a, b| a + b))
+                        f(ids.iter().filter_map(|p| pre.totals.get(p).copied()).sum())
                     })
                     .unwrap_or(Value::Null)
                 }
