@@ -9,6 +9,9 @@
 //! - PORTICO_BENCH_POSTGRES: server URL (default postgres://postgres@127.0.0.1:5432/test)
 //! - PORTICO_BENCH_SCALE: small, medium (default) or large
 //! - PORTICO_BENCH_SECONDS: length of each run (default 10)
+//! - PORTICO_BENCH_QUERIES: `Q1,Q2,Q3` (default all; the login burst runs with Q3)
+//! - PORTICO_BENCH_SERVER: the server binary to run (default this build's `portico`), to
+//!   compare two builds on the same seeded worlds
 //!
 //! The seeded SQLite world is kept in target/bench-data and reused while the binary's
 //! seed stays the same; PostgreSQL gets a fresh `portico_bench_<scale>` database once and
@@ -30,8 +33,8 @@ struct Seeded {
     customer: String,
 }
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_portico")
+fn bin() -> String {
+    std::env::var("PORTICO_BENCH_SERVER").unwrap_or_else(|_| env!("CARGO_BIN_EXE_portico").into())
 }
 
 fn run(args: &[&str]) -> String {

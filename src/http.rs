@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+use async_graphql::parser::types::OperationType;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -297,7 +298,7 @@ async fn graphql_get(
             }
         }
     }
-    let request = match parse_params(Value::Object(obj)) {
+    let mut request = match parse_params(Value::Object(obj)) {
         Ok(r) => r,
         Err(msg) => {
             return request_error(
@@ -309,7 +310,7 @@ async fn graphql_get(
             )
         }
     };
-    if is_mutation(&request) {
+    if is_mutation(&mut request) {
         let mut resp = plain(
             StatusCode::METHOD_NOT_ALLOWED,
             "mutations are accepted by POST only",
@@ -323,20 +324,24 @@ async fn graphql_get(
 
 /// Does the operation that would run mutate? (An unparsable document is left to execution,
 /// which reports it.)
-fn is_mutation(req: &async_graphql::Request) -> bool {
-    use async_graphql::parser::types::{DocumentOperations, OperationType};
-    let Ok(doc) = async_graphql::parser::parse_query(&req.query) else {
-        return false;
-    };
-    let ty = match (&doc.operations, req.operation_name.as_deref()) {
+fn is_mutation(req: &mut async_graphql::Request) -> bool {
+    operation_type(req).is_some_and(|t| t != OperationType::Query)
+}
+
+/// The type of the operation that would run, when the document parses and names it. The
+/// parsed document stays in the request, so execution does not parse it again.
+fn operation_type(req: &mut async_graphql::Request) -> Option<OperationType> {
+    use async_graphql::parser::types::DocumentOperations;
+    let name = req.operation_name.clone();
+    let doc = req.parsed_query().ok()?;
+    match (&doc.operations, name.as_deref()) {
         (DocumentOperations::Single(op), _) => Some(op.node.ty),
         (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
         (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
             ops.values().next().map(|op| op.node.ty)
         }
         _ => None,
-    };
-    ty.is_some_and(|t| t != OperationType::Query)
+    }
 }
 
 /// Who is calling, with "view as" applied. `Ok(None)` for an anonymous request; an unknown,
@@ -392,6 +397,7 @@ async fn resolve_viewer(state: &AppState, headers: &HeaderMap) -> Result<Option<
         impersonator: Some(me.user.clone()),
         read_only: true,
         key_projects: me.key_projects.clone(),
+        access_version: me.access_version,
     }))
 }
 
@@ -450,9 +456,15 @@ async fn execute(
 
     let mut bodies = Vec::with_capacity(requests.len());
     let mut all_request_errors = true;
-    for request in requests {
+    // The access version read with the credentials holds for the first operation, when it
+    // is a query: a mutation, or an earlier operation of a batch, may change access.
+    let mut access_version = viewer.as_ref().map(|v| v.access_version);
+    for mut request in requests {
         metrics.operations.fetch_add(1, Ordering::Relaxed);
-        let rc = Arc::new(RequestCtx::new(viewer.clone()));
+        let known_version = access_version
+            .take()
+            .filter(|_| operation_type(&mut request) == Some(OperationType::Query));
+        let rc = Arc::new(RequestCtx::new(viewer.clone(), known_version));
         let response = shared.schema.execute(request.data(rc.clone())).await;
         let (body, request_error) = finish(response, &rc, metrics);
         all_request_errors &= request_error;

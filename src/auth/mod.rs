@@ -6,7 +6,7 @@ pub mod token;
 use chrono::Utc;
 
 use crate::db::credentials::{self, CredentialKind};
-use crate::db::users::{self, UserRow};
+use crate::db::users::UserRow;
 use crate::db::Db;
 use crate::error::{Error, Result};
 
@@ -29,6 +29,8 @@ pub struct Viewer {
     pub read_only: bool,
     /// An API key narrowed to these projects and their sub-projects.
     pub key_projects: Option<Vec<i64>>,
+    /// The access version read with the credentials, at the start of the request.
+    pub access_version: i64,
 }
 
 /// Resolves a bearer token. Unknown, expired and revoked tokens, and tokens of deactivated
@@ -48,10 +50,10 @@ pub async fn authenticate(db: &Db, bearer: &str) -> Result<Viewer> {
     if c.revoked || c.expires_at.is_some_and(|e| e <= Utc::now()) {
         return Err(Error::Unauthenticated);
     }
-    let user = users::find_user_unscoped(db, c.user_id)
-        .await?
-        .filter(|u| u.active)
-        .ok_or(Error::Unauthenticated)?;
+    if !c.user.active {
+        return Err(Error::Unauthenticated);
+    }
+    let (user, access_version) = (c.user, c.access_version);
     Ok(match c.kind {
         CredentialKind::Session { session_id } => Viewer {
             user,
@@ -59,6 +61,7 @@ pub async fn authenticate(db: &Db, bearer: &str) -> Result<Viewer> {
             impersonator: None,
             read_only: false,
             key_projects: None,
+            access_version,
         },
         CredentialKind::ApiKey {
             api_key_id,
@@ -72,6 +75,7 @@ pub async fn authenticate(db: &Db, bearer: &str) -> Result<Viewer> {
                 impersonator: None,
                 read_only,
                 key_projects: project_ids,
+                access_version,
             }
         }
     })

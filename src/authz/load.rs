@@ -4,8 +4,9 @@
 //! caller's scope are cached per process, keyed by `access_version`: a counter that database
 //! triggers bump in the same transaction as any change to memberships, profiles, groups,
 //! projects' place, status or department, departments, or users' profile and department.
-//! Every request reads the counter first (one indexed single-row read), so a change is
-//! visible on the very next request, on every server process sharing the database.
+//! Every request reads the counter first (one indexed single-row read, in the same statement
+//! as the caller's credentials), so a change is visible on the very next request, on every
+//! server process sharing the database.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -162,11 +163,21 @@ pub struct AccessCache {
 
 impl AccessCache {
     /// The subject's scope: from the cache when nothing has changed, else computed.
-    pub async fn scope(&self, db: &Db, subject: Subject) -> Result<Arc<Scope>> {
-        let version: i64 = db
-            .fetch_one(q("SELECT version FROM access_version WHERE id = 1"))
-            .await?
-            .get("version")?;
+    /// `known_version` is the access version when the caller has just read it (with the
+    /// credentials); otherwise it is read here.
+    pub async fn scope(
+        &self,
+        db: &Db,
+        subject: Subject,
+        known_version: Option<i64>,
+    ) -> Result<Arc<Scope>> {
+        let version = match known_version {
+            Some(v) => v,
+            None => db
+                .fetch_one(q("SELECT version FROM access_version WHERE id = 1"))
+                .await?
+                .get("version")?,
+        };
         let today = Utc::now().date_naive();
         let key = (subject, today);
         let shared = {

@@ -2,16 +2,29 @@
 
 use chrono::{DateTime, Utc};
 
+use super::users::{self, UserRow};
 use super::{q, Db, Row, Tx};
 use crate::error::Result;
 
-/// What a presented token resolves to, before its validity is checked.
+/// What a presented token resolves to, before its validity is checked: the credential, its
+/// user, and the access version (see `authz::load`), all read in one statement, because
+/// every request starts with them.
 #[derive(Clone, Debug)]
 pub struct Credential {
-    pub user_id: i64,
     pub kind: CredentialKind,
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked: bool,
+    pub user: UserRow,
+    pub access_version: i64,
+}
+
+/// What every credential lookup reads besides the credential: its user (as `u`) and the
+/// access version.
+fn user_and_version() -> String {
+    format!(
+        "{}, (SELECT version FROM access_version WHERE id = 1) AS access_version",
+        users::qualified_cols("u")
+    )
 }
 
 #[derive(Clone, Debug)]
@@ -59,18 +72,24 @@ pub async fn revoke_session(db: &Db, session_id: i64) -> Result<bool> {
 pub async fn find_session(db: &Db, token_hash: &str) -> Result<Option<Credential>> {
     let row = db
         .fetch_optional(
-            q("SELECT session_id, user_id, expires_at, revoked_at FROM session WHERE token_hash = $1")
-                .bind(token_hash),
+            q(format!(
+                "SELECT s.session_id, s.expires_at, s.revoked_at, {}
+                 FROM session s JOIN app_user u ON u.user_id = s.user_id
+                 WHERE s.token_hash = $1",
+                user_and_version()
+            ))
+            .bind(token_hash),
         )
         .await?;
     let Some(r) = row else { return Ok(None) };
     Ok(Some(Credential {
-        user_id: r.get("user_id")?,
         kind: CredentialKind::Session {
             session_id: r.get("session_id")?,
         },
         expires_at: Some(r.get("expires_at")?),
         revoked: r.get::<Option<DateTime<Utc>>>("revoked_at")?.is_some(),
+        user: users::from_row(&r)?,
+        access_version: r.get("access_version")?,
     }))
 }
 
@@ -201,7 +220,10 @@ pub async fn find_api_key(db: &Db, key_hash: &str) -> Result<Option<Credential>>
     let row = db
         .fetch_optional(
             q(format!(
-                "SELECT {KEY_COLS} FROM api_key WHERE key_hash = $1"
+                "SELECT k.api_key_id, k.read_only, k.expires_at, k.revoked_at, {}
+                 FROM api_key k JOIN app_user u ON u.user_id = k.user_id
+                 WHERE k.key_hash = $1",
+                user_and_version()
             ))
             .bind(key_hash),
         )
@@ -209,20 +231,16 @@ pub async fn find_api_key(db: &Db, key_hash: &str) -> Result<Option<Credential>>
     let Some(r) = row else { return Ok(None) };
     let id: i64 = r.get("api_key_id")?;
     let projects = key_projects(db, id).await?;
-    let key = key_from_row(&r, projects)?;
     Ok(Some(Credential {
-        user_id: key.user_id,
         kind: CredentialKind::ApiKey {
             api_key_id: id,
-            read_only: key.read_only,
-            project_ids: if key.project_ids.is_empty() {
-                None
-            } else {
-                Some(key.project_ids)
-            },
+            read_only: r.get("read_only")?,
+            project_ids: (!projects.is_empty()).then_some(projects),
         },
-        expires_at: key.expires_at,
-        revoked: key.revoked_at.is_some(),
+        expires_at: r.get("expires_at")?,
+        revoked: r.get::<Option<DateTime<Utc>>>("revoked_at")?.is_some(),
+        user: users::from_row(&r)?,
+        access_version: r.get("access_version")?,
     }))
 }
 

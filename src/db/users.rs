@@ -26,7 +26,15 @@ pub struct UserRow {
 /// Unqualified, so the same list serves SELECT and RETURNING.
 const COLS: &str = "user_id, email, name, kind, customer_id, department_id, profile_id, cost_rate, billing_rate, active, created_at";
 
-fn from_row(r: &Row) -> Result<UserRow> {
+/// The columns of [`from_row`], qualified by `alias`, for statements that join other tables.
+pub(crate) fn qualified_cols(alias: &str) -> String {
+    COLS.split(", ")
+        .map(|c| format!("{alias}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub(crate) fn from_row(r: &Row) -> Result<UserRow> {
     Ok(UserRow {
         id: r.get("user_id")?,
         email: r.get("email")?,

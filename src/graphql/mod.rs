@@ -58,18 +58,22 @@ pub struct RequestCtx {
     scope: Mutex<Option<Arc<Scope>>>,
     /// Serialises the computation of the scope (resolvers read `scope` without waiting).
     scope_init: tokio::sync::Mutex<()>,
+    /// The access version read with the credentials, until the first computation of the
+    /// scope uses it or access changes; later computations read the version anew.
+    access_version: Mutex<Option<i64>>,
     redacted: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
     /// Batched loads of this request, with its scope.
     pub loader: std::sync::Mutex<Option<Arc<loaders::RequestLoader>>>,
 }
 
 impl RequestCtx {
-    pub fn new(viewer: Option<Viewer>) -> Self {
+    pub fn new(viewer: Option<Viewer>, access_version: Option<i64>) -> Self {
         RequestCtx {
             viewer,
             logged_in: std::sync::OnceLock::new(),
             scope: Mutex::new(None),
             scope_init: tokio::sync::Mutex::new(()),
+            access_version: Mutex::new(access_version),
             redacted: Mutex::new(BTreeMap::new()),
             loader: std::sync::Mutex::new(None),
         }
@@ -156,6 +160,11 @@ pub async fn scope(ctx: &Context<'_>) -> Result<Arc<Scope>> {
     if let Some(s) = rc.scope_now() {
         return Ok(s);
     }
+    let known_version = rc
+        .access_version
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take();
     let mut s = state(ctx)
         .access
         .scope(
@@ -166,6 +175,7 @@ pub async fn scope(ctx: &Context<'_>) -> Result<Arc<Scope>> {
                 v.user.department_id,
                 v.key_projects.clone(),
             ),
+            known_version,
         )
         .await?;
     if v.key_projects.is_some() {
@@ -196,6 +206,10 @@ fn subject(
 /// A mutation changed what the caller may see: recompute the scope (and the loaders that
 /// carry it) on next use.
 pub async fn access_changed(ctx: &Context<'_>) {
+    *req(ctx)
+        .access_version
+        .lock()
+        .unwrap_or_else(|p| p.into_inner()) = None;
     *req(ctx).scope.lock().unwrap_or_else(|p| p.into_inner()) = None;
     *req(ctx).loader.lock().unwrap_or_else(|p| p.into_inner()) = None;
 }

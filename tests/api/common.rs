@@ -184,22 +184,33 @@ pub async fn spawn_empty() -> TestApp {
     }
 }
 
+/// POSTs a JSON body (a GraphQL request or a batch) to `url`; answers the status and the
+/// JSON answer.
+pub async fn send(
+    client: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+    body: &Value,
+) -> (u16, Value) {
+    let mut req = client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/graphql-response+json")
+        .json(body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await.expect("send");
+    let status = resp.status().as_u16();
+    let body = resp.json().await.expect("json body");
+    (status, body)
+}
+
 impl TestApp {
     /// POSTs a GraphQL request and answers the JSON body (any status).
     pub async fn post(&self, token: Option<&str>, query: &str, variables: Value) -> (u16, Value) {
-        let mut req = self
-            .client
-            .post(&self.url)
-            .header("content-type", "application/json")
-            .header("accept", "application/graphql-response+json")
-            .json(&json!({ "query": query, "variables": variables }));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        let resp = req.send().await.expect("send");
-        let status = resp.status().as_u16();
-        let body = resp.json().await.expect("json body");
-        (status, body)
+        let body = json!({ "query": query, "variables": variables });
+        send(&self.client, &self.url, token, &body).await
     }
 
     /// Runs a GraphQL operation that must succeed without errors; answers `data`.

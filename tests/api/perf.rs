@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::common::{spawn, TestApp};
+use crate::common::{send, spawn, TestApp};
 
 const NESTED: &str =
     "{ projects(first: 500) { totalCount nodes { name budget plannedWork realCost customer { name }
@@ -114,16 +114,8 @@ async fn access_changes_show_on_the_next_request_on_every_server() {
     let on_b = |token: String| {
         let (client, url) = (a.client.clone(), b_url.clone());
         async move {
-            let v: serde_json::Value = client
-                .post(&url)
-                .bearer_auth(token)
-                .json(&json!({ "query": "{ projects { totalCount nodes { viewerRights } } }" }))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let query = json!({ "query": "{ projects { totalCount nodes { viewerRights } } }" });
+            let (_, v) = send(&client, &url, Some(&token), &query).await;
             v["data"]["projects"].clone()
         }
     };
@@ -180,6 +172,53 @@ async fn access_changes_show_on_the_next_request_on_every_server() {
         .await
         .unwrap();
     assert_eq!(on_b(u.clone()).await["totalCount"], 0);
+}
+
+/// Every request starts with one statement, which reads the credentials, their user and the
+/// access version together; a cached scope needs nothing more.
+#[tokio::test]
+async fn a_request_starts_with_one_statement() {
+    let app = spawn().await;
+    let admin = app.admin().await;
+    let (_, u) = app.person(&admin, "u@test.example", "Full member").await;
+    let query = "{ viewer { user { name } globalRights } }";
+    app.ok(&u, query, json!({})).await;
+    let before = app.state.db.statements();
+    let data = app.ok(&u, query, json!({})).await;
+    assert_eq!(data["viewer"]["user"]["name"], "u@test.example");
+    assert_eq!(app.state.db.statements() - before, 1);
+}
+
+/// The access version read with the credentials serves the first operation of a batch only:
+/// an operation after a mutation that changed access sees the change.
+#[tokio::test]
+async fn a_batch_sees_the_access_its_mutation_changed() {
+    let app = spawn().await;
+    let admin = app.admin().await;
+    let (pm_id, pm) = app.person(&admin, "pm@test.example", "Full member").await;
+    let p = app.project(&admin, "P", None, json!({})).await;
+    let m = app.member(&admin, &p, &pm_id, "Project manager").await;
+    let count = "{ projects { totalCount } }";
+    // Caches the manager's scope at the current access version.
+    assert_eq!(
+        app.ok(&pm, count, json!({})).await["projects"]["totalCount"],
+        1
+    );
+    let batch = json!([
+        { "query": count },
+        {
+            "query": "mutation($m: ID!) { removeProjectMember(id: $m) { id } }",
+            "variables": { "m": m },
+        },
+        { "query": count },
+    ]);
+    let (_, answers) = send(&app.client, &app.url, Some(&pm), &batch).await;
+    assert_eq!(answers[0]["data"]["projects"]["totalCount"], 1, "{answers}");
+    assert_eq!(
+        answers[1]["data"]["removeProjectMember"]["id"], m,
+        "{answers}"
+    );
+    assert_eq!(answers[2]["data"]["projects"]["totalCount"], 0, "{answers}");
 }
 
 #[tokio::test]

@@ -152,7 +152,7 @@ async fn nested_pages_never_scan_a_table_on_sqlite() {
         department_id: me.get("department_id").unwrap(),
         key_projects: None,
     };
-    let scope = app.state.access.scope(db, subject).await.unwrap();
+    let scope = app.state.access.scope(db, subject, None).await.unwrap();
     let parents: Vec<i64> = scope.visible_ids().to_vec();
     assert!(parents.len() > 5, "{} visible projects", parents.len());
     let page = PageArgs {
