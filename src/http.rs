@@ -537,6 +537,13 @@ fn finish(
                         };
                         ext.insert("code".into(), json!(code));
                     }
+                    if ext.get("code").and_then(Value::as_str) == Some("BAD_USER_INPUT")
+                        && !ext.contains_key("field")
+                    {
+                        if let Some(field) = coerced_field(&message) {
+                            ext.insert("field".into(), json!(field));
+                        }
+                    }
                     if let Some(code) = ext.get("code").and_then(Value::as_str) {
                         metrics.error_code(code);
                     }
@@ -554,6 +561,20 @@ fn finish(
         }
     }
     (body.to_string(), request_error)
+}
+
+/// The input field that async-graphql's coercion message names: `Invalid value for argument
+/// "input.hours", expected type "Float"` gives `hours` (list indices are skipped), and
+/// `Invalid value for argument "input", field "taskId" of type "ID!" is required but not
+/// provided` gives `taskId`.
+fn coerced_field(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("Invalid value for argument \"")?;
+    let (path, rest) = rest.split_once('"')?;
+    if let Some((_, named)) = rest.split_once("field \"") {
+        return named.split_once('"').map(|(field, _)| field);
+    }
+    path.rsplit('.')
+        .find(|s| !s.is_empty() && !s.bytes().all(|b| b.is_ascii_digit()))
 }
 
 async fn healthz() -> &'static str {

@@ -18,6 +18,11 @@ impl ScalarType for Date {
             _ => Err(InputValueError::expected_type(value)),
         }
     }
+    // Checked during validation too, so that a bad value is reported with the input field's
+    // path (`input.date`) rather than only the input object's type.
+    fn is_valid(value: &Value) -> bool {
+        Self::parse(value.clone()).is_ok()
+    }
     fn to_value(&self) -> Value {
         // NaiveDate's Display is `%Y-%m-%d`, written without parsing a format string.
         Value::String(self.0.to_string())
@@ -38,6 +43,9 @@ impl ScalarType for DateTime {
                 .map_err(|_| InputValueError::custom("expected an RFC 3339 instant")),
             _ => Err(InputValueError::expected_type(value)),
         }
+    }
+    fn is_valid(value: &Value) -> bool {
+        Self::parse(value.clone()).is_ok()
     }
     fn to_value(&self) -> Value {
         Value::String(self.0.to_rfc3339_opts(SecondsFormat::Secs, true))
@@ -103,6 +111,9 @@ impl ScalarType for Decimal {
                 "expected a decimal string such as \"1234.50\"",
             )),
         }
+    }
+    fn is_valid(value: &Value) -> bool {
+        Self::parse(value.clone()).is_ok()
     }
     fn to_value(&self) -> Value {
         Value::String(self.to_string())

@@ -251,6 +251,50 @@ async fn tasks_figures_need_the_right_to_read_them_and_real_work_follows_time() 
     assert_eq!(data["task"]["project"]["realCost"], "150.00");
 }
 
+/// Values the schema's types refuse (coercion, before any resolver runs) name their input
+/// field too, as api.md asks of every BAD_USER_INPUT, and write nothing.
+#[tokio::test]
+async fn type_errors_name_the_input_field() {
+    let app = spawn().await;
+    let admin = app.admin().await;
+    let (_, t, _, m, _) = setup(&app, &admin).await;
+    let before = app.count("SELECT COUNT(*) AS n FROM time_entry").await;
+    let by_input = "mutation($i: LogTimeInput!) { logTime(input: $i) { id } }";
+    for (query, variables, field) in [
+        // In the document, and in variables, for built-in and custom scalars.
+        (
+            "mutation($t: ID!) { logTime(input: {taskId: $t, date: \"2026-11-02\", hours: \"x\"}) { id } }",
+            json!({ "t": t }),
+            "hours",
+        ),
+        (
+            "mutation($t: ID!) { logTime(input: {taskId: $t, date: \"2026-02-30\", hours: 1}) { id } }",
+            json!({ "t": t }),
+            "date",
+        ),
+        (by_input, json!({ "i": { "taskId": t, "date": "2026-02-30", "hours": 1 } }), "date"),
+        (by_input, json!({ "i": { "taskId": t, "date": "2026-11-02", "hours": "x" } }), "hours"),
+        (by_input, json!({ "i": { "date": "2026-11-02", "hours": 1 } }), "taskId"),
+        (
+            "mutation($t: ID!) { updateTask(input: {id: $t, plannedCost: \"1.234\"}) { id } }",
+            json!({ "t": t }),
+            "plannedCost",
+        ),
+        ("{ projects(first: \"a\") { totalCount } }", json!({}), "first"),
+    ] {
+        let (code, e) = app.err(Some(&m), query, variables).await;
+        assert_eq!(
+            (code.as_str(), e["extensions"]["field"].as_str()),
+            ("BAD_USER_INPUT", Some(field)),
+            "{e}"
+        );
+    }
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM time_entry").await,
+        before
+    );
+}
+
 #[tokio::test]
 async fn log_time_validates_hours_days_and_dates() {
     let app = spawn().await;
