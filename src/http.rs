@@ -537,15 +537,14 @@ fn finish(
                         };
                         ext.insert("code".into(), json!(code));
                     }
-                    if ext.get("code").and_then(Value::as_str) == Some("BAD_USER_INPUT")
-                        && !ext.contains_key("field")
-                    {
+                    let code = ext.get("code").and_then(Value::as_str);
+                    if let Some(code) = code {
+                        metrics.error_code(code);
+                    }
+                    if code == Some("BAD_USER_INPUT") && !ext.contains_key("field") {
                         if let Some(field) = coerced_field(&message) {
                             ext.insert("field".into(), json!(field));
                         }
-                    }
-                    if let Some(code) = ext.get("code").and_then(Value::as_str) {
-                        metrics.error_code(code);
                     }
                 }
             }

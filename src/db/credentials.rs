@@ -1,5 +1,7 @@
 //! Session tokens and API keys, stored only as hashes.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Utc};
 
 use super::users::{self, UserRow};
@@ -18,14 +20,32 @@ pub struct Credential {
     pub access_version: i64,
 }
 
-/// What every credential lookup reads besides the credential: its user (as `u`) and the
-/// access version.
-fn user_and_version() -> String {
+/// A credential lookup by token hash: the credential's own `columns` from `table` (as `k`),
+/// its user (as `u`) and the access version. Built once per kind, as every request runs one.
+fn lookup_sql(columns: &str, table: &str, hash_column: &str) -> String {
     format!(
-        "{}, (SELECT version FROM access_version WHERE id = 1) AS access_version",
-        users::qualified_cols("u")
+        "SELECT {columns}, {}, (SELECT version FROM access_version WHERE id = 1) AS access_version
+         FROM {table} k JOIN app_user u ON u.user_id = k.user_id
+         WHERE k.{hash_column} = $1",
+        users::qualified_cols("u"),
     )
 }
+
+static SESSION_LOOKUP: LazyLock<String> = LazyLock::new(|| {
+    lookup_sql(
+        "k.session_id, k.expires_at, k.revoked_at",
+        "session",
+        "token_hash",
+    )
+});
+
+static API_KEY_LOOKUP: LazyLock<String> = LazyLock::new(|| {
+    lookup_sql(
+        "k.api_key_id, k.read_only, k.expires_at, k.revoked_at",
+        "api_key",
+        "key_hash",
+    )
+});
 
 #[derive(Clone, Debug)]
 pub enum CredentialKind {
@@ -71,15 +91,7 @@ pub async fn revoke_session(db: &Db, session_id: i64) -> Result<bool> {
 
 pub async fn find_session(db: &Db, token_hash: &str) -> Result<Option<Credential>> {
     let row = db
-        .fetch_optional(
-            q(format!(
-                "SELECT s.session_id, s.expires_at, s.revoked_at, {}
-                 FROM session s JOIN app_user u ON u.user_id = s.user_id
-                 WHERE s.token_hash = $1",
-                user_and_version()
-            ))
-            .bind(token_hash),
-        )
+        .fetch_optional(q(SESSION_LOOKUP.as_str()).bind(token_hash))
         .await?;
     let Some(r) = row else { return Ok(None) };
     Ok(Some(Credential {
@@ -218,15 +230,7 @@ pub async fn revoke_api_key(tx: &mut Tx, id: i64) -> Result<()> {
 
 pub async fn find_api_key(db: &Db, key_hash: &str) -> Result<Option<Credential>> {
     let row = db
-        .fetch_optional(
-            q(format!(
-                "SELECT k.api_key_id, k.read_only, k.expires_at, k.revoked_at, {}
-                 FROM api_key k JOIN app_user u ON u.user_id = k.user_id
-                 WHERE k.key_hash = $1",
-                user_and_version()
-            ))
-            .bind(key_hash),
-        )
+        .fetch_optional(q(API_KEY_LOOKUP.as_str()).bind(key_hash))
         .await?;
     let Some(r) = row else { return Ok(None) };
     let id: i64 = r.get("api_key_id")?;
