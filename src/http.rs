@@ -371,6 +371,12 @@ async fn resolve_viewer(state: &AppState, headers: &HeaderMap) -> Result<Option<
     let Some(me) = viewer else {
         return Err(Error::Unauthenticated);
     };
+    if me.key_projects.is_some() {
+        // A key narrowed to projects carries none of its owner's global rights.
+        return Err(Error::forbidden(
+            "X-Portico-View-As needs IMPERSONATE, which a key narrowed to projects does not carry",
+        ));
+    }
     let rights = crate::authz::load::profile_rights(&state.db).await?;
     let mine = crate::authz::normalize_global(
         rights.get(&me.user.profile_id).copied().unwrap_or_default(),

@@ -13,8 +13,35 @@ use crate::error::{Error, Result};
 /// How the caller proved who they are.
 #[derive(Clone, Debug)]
 pub enum Via {
-    Session { session_id: i64 },
-    ApiKey { api_key_id: i64 },
+    Session {
+        session_id: i64,
+    },
+    ApiKey {
+        api_key_id: i64,
+        /// When the key stops working; what is done through it cannot outlast that.
+        expires_at: Option<chrono::DateTime<Utc>>,
+    },
+}
+
+impl Via {
+    /// The key in use, when the request came through an API key.
+    pub fn api_key_id(&self) -> Option<i64> {
+        match self {
+            Via::ApiKey { api_key_id, .. } => Some(*api_key_id),
+            Via::Session { .. } => None,
+        }
+    }
+
+    /// The last day the credential works, for an expiring API key.
+    pub fn last_day(&self) -> Option<chrono::NaiveDate> {
+        match self {
+            Via::ApiKey {
+                expires_at: Some(e),
+                ..
+            } => Some(e.date_naive()),
+            _ => None,
+        }
+    }
 }
 
 /// The authenticated caller of one request.
@@ -53,7 +80,7 @@ pub async fn authenticate(db: &Db, bearer: &str) -> Result<Viewer> {
     if !c.user.active {
         return Err(Error::Unauthenticated);
     }
-    let (user, access_version) = (c.user, c.access_version);
+    let (user, access_version, expires_at) = (c.user, c.access_version, c.expires_at);
     Ok(match c.kind {
         CredentialKind::Session { session_id } => Viewer {
             user,
@@ -71,7 +98,10 @@ pub async fn authenticate(db: &Db, bearer: &str) -> Result<Viewer> {
             credentials::touch_api_key(db, api_key_id).await?;
             Viewer {
                 user,
-                via: Via::ApiKey { api_key_id },
+                via: Via::ApiKey {
+                    api_key_id,
+                    expires_at,
+                },
                 impersonator: None,
                 read_only,
                 key_projects: project_ids,

@@ -145,6 +145,58 @@ pub async fn facts(db: &Db, subject: &Subject) -> Result<Facts> {
     Ok(facts_from(shared, subject, m, Utc::now().date_naive()))
 }
 
+/// The facts, as they are now, of the users a change could give rights: those named, those
+/// holding a membership (directly or through a group) on one of `projects`, and those whose
+/// default profile sees projects by a global or department right. Judged today.
+pub async fn subjects(db: &Db, users: &[i64], projects: &[i64]) -> Result<Vec<Facts>> {
+    let shared = load_shared(db).await?;
+    let wide: Vec<i64> = shared
+        .profiles
+        .iter()
+        .filter(|(_, r)| {
+            [
+                Right::ViewAllProjects,
+                Right::EditAllProjects,
+                Right::ViewDepartmentProjects,
+                Right::EditDepartmentProjects,
+            ]
+            .iter()
+            .any(|w| r.contains(*w))
+        })
+        .map(|(id, _)| *id)
+        .collect();
+    let mut w = crate::db::list::Where::new(db.backend());
+    let named = w.ids_fragment("u.user_id", users.to_vec());
+    let direct = w.ids_fragment("m.project_id", projects.to_vec());
+    let grouped = w.ids_fragment("m2.project_id", projects.to_vec());
+    let by_profile = w.ids_fragment("u.profile_id", wide);
+    w.and(format!(
+        "({named}
+          OR u.user_id IN (SELECT m.user_id FROM membership m WHERE {direct})
+          OR u.user_id IN (SELECT gm.user_id FROM group_member gm JOIN membership m2 ON m2.group_id = gm.group_id WHERE {grouped})
+          OR {by_profile})"
+    ));
+    let rows = db
+        .fetch_all(w.query(format!(
+            "SELECT u.user_id, u.profile_id, u.department_id FROM app_user u WHERE {}",
+            w.sql()
+        )))
+        .await?;
+    let today = Utc::now().date_naive();
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let subject = Subject {
+            user_id: row.get("user_id")?,
+            profile_id: row.get("profile_id")?,
+            department_id: row.get("department_id")?,
+            key_projects: None,
+        };
+        let m = memberships(db, subject.user_id).await?;
+        out.push(facts_from(shared.clone(), &subject, m, today));
+    }
+    Ok(out)
+}
+
 /// How many scopes a process keeps before starting over.
 const MAX_CACHED_SCOPES: usize = 10_000;
 

@@ -13,6 +13,7 @@
 //! Shop nor on anything below Shop that inherits from it; only memberships made on Shop or
 //! below reach those.
 
+pub mod grant;
 pub mod load;
 pub mod rights;
 
@@ -414,6 +415,45 @@ impl Scope {
     /// Visible project ids, ascending.
     pub fn visible_ids(&self) -> &[i64] {
         &self.visible_ids
+    }
+
+    /// What both scopes allow: "view as" through an API key reads as the target, within
+    /// what the key alone may read.
+    pub fn intersect(&self, limit: &Scope) -> Scope {
+        let rights: HashMap<i64, RightSet> = self
+            .rights
+            .iter()
+            .filter_map(|(id, r)| limit.rights(*id).map(|l| (*id, r.intersect(l))))
+            .collect();
+        let mut visible_ids: Vec<i64> = rights.keys().copied().collect();
+        visible_ids.sort_unstable();
+        Scope {
+            user_id: self.user_id,
+            global: self.global.intersect(limit.global),
+            rights,
+            visible_ids,
+            children: self.children.clone(),
+            tree: self.tree.clone(),
+        }
+    }
+
+    /// The policy's facts about a project, visible or not (for the grant check).
+    pub fn project_facts(&self, project_id: i64) -> Option<ProjectFacts> {
+        self.tree.get(&project_id).copied()
+    }
+
+    /// A project's ancestors, nearest first, visible or not.
+    pub fn ancestors(&self, project_id: i64) -> Vec<i64> {
+        let mut out = Vec::new();
+        let mut cur = self.tree.get(&project_id).and_then(|f| f.parent_id);
+        while let Some(id) = cur {
+            if out.contains(&id) || id == project_id {
+                break;
+            }
+            out.push(id);
+            cur = self.tree.get(&id).and_then(|f| f.parent_id);
+        }
+        out
     }
 
     /// A project and all its descendants, visible or not.

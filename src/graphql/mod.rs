@@ -146,6 +146,15 @@ pub fn writer<'a>(ctx: &Context<'a>) -> Result<&'a Viewer> {
     Ok(v)
 }
 
+/// May the caller see and revoke this API key? Its own keys (ADMIN: everyone's); through an
+/// API key, only that key: a key cannot list or revoke its owner's other keys.
+pub fn may_see_key(v: &Viewer, s: &Scope, owner: i64, key_id: i64) -> bool {
+    match v.via.api_key_id() {
+        Some(current) => key_id == current,
+        None => s.is_admin() || owner == v.user.id,
+    }
+}
+
 /// The caller's scope, computed once per request.
 pub async fn scope(ctx: &Context<'_>) -> Result<Arc<Scope>> {
     let v = viewer(ctx)?;
@@ -178,6 +187,23 @@ pub async fn scope(ctx: &Context<'_>) -> Result<Arc<Scope>> {
             known_version,
         )
         .await?;
+    if let (Some(me), Some(_)) = (&v.impersonator, v.via.api_key_id()) {
+        // "View as" through an API key stays inside what the key alone may read.
+        let limit = state(ctx)
+            .access
+            .scope(
+                db,
+                subject(
+                    me.id,
+                    me.profile_id,
+                    me.department_id,
+                    v.key_projects.clone(),
+                ),
+                None,
+            )
+            .await?;
+        s = Arc::new(s.intersect(&limit));
+    }
     if v.key_projects.is_some() {
         // A key narrowed to projects (a portal's) acts within them only: none of its
         // owner's global powers (administration, all users, the audit log) come along.

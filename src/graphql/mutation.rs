@@ -330,6 +330,19 @@ impl AdminMutation {
         if input.expires_at.is_some_and(|e| e.0 <= Utc::now()) {
             return Err(Error::bad_input("expiresAt", "must be in the future"));
         }
+        // A key made through a key cannot outlive it.
+        if let Via::ApiKey {
+            expires_at: Some(limit),
+            ..
+        } = v.via
+        {
+            if input.expires_at.is_none_or(|e| e.0 > limit) {
+                return Err(Error::forbidden(format!(
+                    "expiresAt: a key made through an API key cannot outlive it; give an expiry no later than {}",
+                    limit.to_rfc3339()
+                )));
+            }
+        }
         if input.project_ids.as_ref().is_some_and(Vec::is_empty) {
             return Err(Error::bad_input(
                 "projectIds",
@@ -393,7 +406,7 @@ impl AdminMutation {
         let key_id = ids::decode("ApiKey", &id).ok_or(Error::NotFound)?;
         let key = credentials::find_api_key_by_id(db, key_id)
             .await?
-            .filter(|k| s.is_admin() || k.user_id == v.user.id)
+            .filter(|k| super::may_see_key(v, &s, k.user_id, k.id))
             .ok_or(Error::NotFound)?;
         let mut tx = begin(ctx).await?;
         credentials::revoke_api_key(&mut tx, key.id).await?;

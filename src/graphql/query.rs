@@ -138,7 +138,7 @@ pub async fn invoice_page(
 }
 
 /// Customers, departments or groups the caller may see (one of them when `id` is given).
-async fn visible_named(
+pub(crate) async fn visible_named(
     ctx: &Context<'_>,
     kind: Named,
     id: Option<i64>,
@@ -169,6 +169,7 @@ impl Query {
     /// Anything by global id; null when it does not exist or the caller may not see it.
     async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
         let s = scope(ctx).await?;
+        let v = viewer(ctx)?;
         let db = &state(ctx).db;
         let Some((kind, n)) = ids::decode_any(&id) else {
             return Ok(None);
@@ -198,7 +199,7 @@ impl Query {
                 .map(|d| Node::Department(Department(d))),
             "ApiKey" => credentials::find_api_key_by_id(db, n)
                 .await?
-                .filter(|k| s.is_admin() || k.user_id == s.user_id)
+                .filter(|k| super::may_see_key(v, &s, k.user_id, k.id))
                 .map(|k| Node::ApiKey(ApiKey(k))),
             "AuditEvent" if s.is_admin() => audit::find_event(db, n)
                 .await?
@@ -430,10 +431,12 @@ impl Query {
     /// The caller's API keys (ADMIN: everyone's).
     async fn api_keys(&self, ctx: &Context<'_>) -> Result<Vec<ApiKey>> {
         let s = scope(ctx).await?;
+        let v = viewer(ctx)?;
         let owner = (!s.is_admin()).then_some(s.user_id);
         Ok(credentials::list_api_keys(&state(ctx).db, owner)
             .await?
             .into_iter()
+            .filter(|k| super::may_see_key(v, &s, k.user_id, k.id))
             .map(ApiKey)
             .collect())
     }

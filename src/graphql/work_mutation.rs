@@ -8,12 +8,13 @@ use async_graphql::{Context, InputObject, MaybeUndefined, Object, ID};
 use chrono::NaiveDate;
 
 use super::ids::{self, id_input, id_input_opt};
-use super::mutation::{begin, commit, event, existing, money, name};
+use super::mutation::{begin, commit, event, money, name};
 use super::objects::{Membership, Project, ProjectStatus};
 use super::scalars::{centi_hours, Date, Decimal};
 use super::work::*;
 use super::{scope, state, writer};
-use crate::authz::{Right, Scope};
+use crate::authz::grant::{self, Change};
+use crate::authz::{load, MembershipFacts, ProjectFacts, Right, Scope};
 use crate::db::audit;
 use crate::db::documents::{self, DocumentFields};
 use crate::db::entries::{self, NewEntry};
@@ -43,6 +44,57 @@ pub fn require(scope: &Scope, project_id: i64, right: Right) -> Result<()> {
             "requires {} on this project",
             right.name()
         ))),
+    }
+}
+
+/// The one grant check (authz::grant): refuses, FORBIDDEN and before anything is written, a
+/// change that would give anyone a right the caller does not hold where it would apply.
+/// `projects` are the projects whose members the change can reach (the moved project's old
+/// and new ancestors and its subtree); a membership names its users in the change itself.
+async fn no_escalation(ctx: &Context<'_>, change: Change, projects: Vec<i64>) -> Result<()> {
+    let s = scope(ctx).await?;
+    if s.is_admin() {
+        return Ok(());
+    }
+    let v = writer(ctx)?;
+    let db = &state(ctx).db;
+    let caller = load::facts(
+        db,
+        &load::Subject {
+            user_id: v.user.id,
+            profile_id: v.user.profile_id,
+            department_id: v.user.department_id,
+            key_projects: v.key_projects.clone(),
+        },
+    )
+    .await?;
+    let users = match &change {
+        Change::Membership { users, .. } => users.clone(),
+        Change::Project { .. } => Vec::new(),
+    };
+    let subjects = load::subjects(db, &users, &projects).await?;
+    match grant::escalation(&caller, v.via.last_day(), &subjects, &change) {
+        None => Ok(()),
+        Some(e) => {
+            // Name the rights only where the caller sees the project they concern.
+            let what = if s.sees(e.project_id) && !e.rights.is_empty() {
+                e.rights
+                    .iter()
+                    .map(Right::name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            } else {
+                "rights".to_string()
+            };
+            let when = if e.day > caller.today {
+                format!(" from {}", e.day)
+            } else {
+                String::new()
+            };
+            Err(Error::forbidden(format!(
+                "this change would give {what}{when} where you do not hold them (no right is gained through a membership, a move or inheritance)"
+            )))
+        }
     }
 }
 
@@ -107,17 +159,19 @@ async fn visible_user(ctx: &Context<'_>, s: &Scope, id: Option<i64>, field: &str
             .await?
             .is_empty()
         {
-            return Err(Error::bad_input(field, "no such user"));
+            return Err(Error::bad_input(field, "does not exist"));
         }
     }
     Ok(())
 }
 
-async fn existing_user(ctx: &Context<'_>, id: Option<i64>, field: &str) -> Result<()> {
+/// A customer, department or group the caller may see; one it may not see answers exactly
+/// as a missing one.
+async fn visible_ref(ctx: &Context<'_>, kind: Named, id: Option<i64>, field: &str) -> Result<()> {
     if let Some(id) = id {
-        if users::find_user_unscoped(&state(ctx).db, id)
+        if super::query::visible_named(ctx, kind, Some(id))
             .await?
-            .is_none()
+            .is_empty()
         {
             return Err(Error::bad_input(field, "does not exist"));
         }
@@ -439,8 +493,8 @@ impl WorkMutation {
         let department_id =
             id_input_opt("Department", input.department_id.as_ref(), "departmentId")?;
         let budget = money_opt("budget", input.budget)?;
-        existing(ctx, Named::Customer, customer_id, "customerId").await?;
-        existing(ctx, Named::Department, department_id, "departmentId").await?;
+        visible_ref(ctx, Named::Customer, customer_id, "customerId").await?;
+        visible_ref(ctx, Named::Department, department_id, "departmentId").await?;
         if budget.is_some() {
             let allowed = match &parent {
                 Some(p) => s.can(p.id, Right::SeeCost),
@@ -544,8 +598,8 @@ impl WorkMutation {
             }
             c.inherit_members = Some(inherit);
         }
-        existing(ctx, Named::Customer, c.customer_id.flatten(), "customerId").await?;
-        existing(
+        visible_ref(ctx, Named::Customer, c.customer_id.flatten(), "customerId").await?;
+        visible_ref(
             ctx,
             Named::Department,
             c.department_id.flatten(),
@@ -576,6 +630,31 @@ impl WorkMutation {
                     "moving a project or changing its department requires MANAGE_MEMBERS on it",
                 )
             })?;
+        }
+        if let Some(before) = s.project_facts(project.id) {
+            let after = ProjectFacts {
+                parent_id: new_parent.unwrap_or(before.parent_id),
+                inherit_members: c.inherit_members.unwrap_or(before.inherit_members),
+                department_id: c.department_id.unwrap_or(before.department_id),
+                ..before
+            };
+            if after != before {
+                let mut reached = s.subtree(project.id);
+                reached.extend(s.ancestors(project.id));
+                if let Some(Some(p)) = new_parent {
+                    reached.push(p);
+                    reached.extend(s.ancestors(p));
+                }
+                no_escalation(
+                    ctx,
+                    Change::Project {
+                        project_id: project.id,
+                        after,
+                    },
+                    reached,
+                )
+                .await?;
+            }
         }
         let mut tx = begin(ctx).await?;
         if let Some(Some(parent)) = new_parent {
@@ -614,6 +693,30 @@ impl WorkMutation {
         let s = scope(ctx).await?;
         let project = visible_project(ctx, &s, &input.project_id).await?;
         require(&s, project.id, Right::EditProject)?;
+        // Reopening a POTENTIAL or CLOSED project shows it to members who lack
+        // VIEW_PROJECT_HISTORY: their rights there must be the caller's too.
+        if let Some(before) = s.project_facts(project.id) {
+            let after = ProjectFacts {
+                historical: matches!(
+                    input.status,
+                    ProjectStatus::Potential | ProjectStatus::Closed
+                ),
+                ..before
+            };
+            if after != before {
+                let mut reached = s.subtree(project.id);
+                reached.extend(s.ancestors(project.id));
+                no_escalation(
+                    ctx,
+                    Change::Project {
+                        project_id: project.id,
+                        after,
+                    },
+                    reached,
+                )
+                .await?;
+            }
+        }
         let mut tx = begin(ctx).await?;
         let updated = projects::update_project(
             &mut tx,
@@ -668,20 +771,31 @@ impl WorkMutation {
                 ));
             }
         }
-        existing_user(ctx, user_id, "userId").await?;
-        existing(ctx, Named::Group, group_id, "groupId").await?;
-        // The membership reaches the project's inheriting sub-projects too: the caller must
-        // hold every right it grants on each of them.
-        let granted = profile.rights.project();
-        let within = s.membership_reach(project.id).into_iter().all(|p| {
-            s.rights(p)
-                .is_some_and(|mine| granted.intersect(mine) == granted)
-        });
-        if !s.is_admin() && !within {
-            return Err(Error::forbidden(
-                "profileId: cannot grant rights you do not hold on this project and the sub-projects it reaches",
-            ));
-        }
+        visible_user(ctx, &s, user_id, "userId").await?;
+        visible_ref(ctx, Named::Group, group_id, "groupId").await?;
+        let users = match (user_id, group_id) {
+            (Some(u), _) => vec![u],
+            (None, Some(g)) => org::group_member_ids(&state(ctx).db, g).await?,
+            (None, None) => Vec::new(),
+        };
+        // The membership reaches the project's inheriting sub-projects too, and lasts as
+        // long as it says: the caller must hold what it grants there, on every day it counts.
+        no_escalation(
+            ctx,
+            Change::Membership {
+                membership: MembershipFacts {
+                    membership_id: 0,
+                    project_id: project.id,
+                    group_id,
+                    profile_id,
+                    valid_from: input.valid_from.map(|d| d.0),
+                    valid_until: input.valid_until.map(|d| d.0),
+                },
+                users,
+            },
+            Vec::new(),
+        )
+        .await?;
         let mut tx = begin(ctx).await?;
         let m = projects::create_membership(
             &mut tx,
@@ -1113,7 +1227,7 @@ impl WorkMutation {
             ));
         }
         visible_user(ctx, &s, user_id, "userId").await?;
-        existing(ctx, Named::Group, group_id, "groupId").await?;
+        visible_ref(ctx, Named::Group, group_id, "groupId").await?;
         let mut tx = begin(ctx).await?;
         let r = documents::create_folder_rule(&mut tx, project.id, &f, user_id, group_id).await?;
         commit(

@@ -172,7 +172,12 @@ async fn members_cannot_grant_more_than_they_hold_and_removal_takes_effect_at_on
     let p = app.project(&admin, "P", None, json!({})).await;
     app.new_profile(&admin, "Member manager", &["MANAGE_MEMBERS", "LOG_TIME"])
         .await;
+    app.new_profile(&admin, "Logger0", &[]).await;
     app.member(&admin, &p, &lead_id, "Member manager").await;
+    // A member manager names only users it can see: co-members of a project it sees.
+    let shared = app.project(&admin, "Shared", None, json!({})).await;
+    app.member(&admin, &shared, &lead_id, "Logger0").await;
+    app.member(&admin, &shared, &u_id, "Logger0").await;
     let pm_profile = app.profile_id(&admin, "Project manager").await;
     let add = "mutation($i: AddProjectMemberInput!) { addProjectMember(input: $i) { id } }";
     let (code, _) = app
@@ -192,14 +197,14 @@ async fn members_cannot_grant_more_than_they_hold_and_removal_takes_effect_at_on
         )
         .await["addProjectMember"]["id"]
         .clone();
-    assert_eq!(app.sees(&u).await, ["P"]);
+    assert_eq!(app.sees(&u).await, ["P", "Shared"]);
     app.ok(
         &lead,
         "mutation($m: ID!) { removeProjectMember(id: $m) { id } }",
         json!({ "m": m }),
     )
     .await;
-    assert!(app.sees(&u).await.is_empty());
+    assert_eq!(app.sees(&u).await, ["Shared"]);
 }
 
 #[tokio::test]
@@ -711,6 +716,13 @@ async fn moving_or_regrouping_a_project_needs_manage_members_and_grants_stay_wit
         )
         .await["createDepartment"]["id"]
         .clone();
+    // D is the caller's own department, so it may name it.
+    app.ok(
+        &admin,
+        "mutation($u: ID!, $d: ID) { updateUser(input: {id: $u, departmentId: $d}) { id } }",
+        json!({ "u": u_id, "d": d }),
+    )
+    .await;
     let (code, _) = app
         .err(
             Some(&u),
@@ -749,6 +761,8 @@ async fn moving_or_regrouping_a_project_needs_manage_members_and_grants_stay_wit
     let add = "mutation($p: ID!, $u: ID, $pr: ID!) { addProjectMember(input: {projectId: $p, userId: $u, profileId: $pr}) { id } }";
     let granted = app.new_profile(&admin, "Cost viewer", &["SEE_COST"]).await;
     let (o_id, _) = app.person(&admin, "o@test.example", "Full member").await;
+    // o is a member already, so the department editor sees them and may name them.
+    app.member(&admin, &mine, &o_id, "Full member").await;
     app.ok(&de, add, json!({ "p": mine, "u": o_id, "pr": granted }))
         .await;
     app.project(
@@ -758,14 +772,25 @@ async fn moving_or_regrouping_a_project_needs_manage_members_and_grants_stay_wit
         json!({ "departmentId": other }),
     )
     .await;
+    // o2 holds no SEE_COST in the foreign child yet: granting it there is an escalation.
+    let (o2_id, _) = app.person(&admin, "o2@test.example", "Full member").await;
+    app.member(&admin, &mine, &o2_id, "Full member").await;
+    let before = app.count("SELECT COUNT(*) AS n FROM membership").await;
     let (code, _) = app
         .err(
             Some(&de),
             add,
-            json!({ "p": mine, "u": o_id, "pr": granted }),
+            json!({ "p": mine, "u": o2_id, "pr": granted }),
         )
         .await;
     assert_eq!(code, "FORBIDDEN");
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM membership").await,
+        before
+    );
+    // Re-adding o, who already holds SEE_COST there by inheritance, gains nothing: allowed.
+    app.ok(&de, add, json!({ "p": mine, "u": o_id, "pr": granted }))
+        .await;
 }
 
 #[tokio::test]
