@@ -338,12 +338,13 @@ impl Facts {
         }
         let mut visible_ids: Vec<i64> = rights.keys().copied().collect();
         visible_ids.sort_unstable();
-
+        let member_sources = member_sources(&visible_ids, &self.projects);
         Scope {
             user_id: self.user_id,
             global,
             rights,
             visible_ids,
+            member_sources,
             children: self.children.clone(),
             tree: self.projects.clone(),
         }
@@ -370,6 +371,9 @@ pub struct Scope {
     pub global: RightSet,
     rights: HashMap<i64, RightSet>,
     visible_ids: Vec<i64>,
+    /// The projects whose memberships count on a visible project (each visible project and
+    /// its ancestors up to the nearest room): their members are the caller's co-members.
+    member_sources: Vec<i64>,
     /// The whole project tree (visible or not), parent to children: roll-ups sum over all
     /// descendants and must know whether each is visible.
     children: Arc<HashMap<i64, Vec<i64>>>,
@@ -412,6 +416,13 @@ impl Scope {
         self.rights(project_id).is_some_and(|r| r.contains(right))
     }
 
+    /// The projects whose valid memberships make a user the caller's co-member: a
+    /// membership on one of them counts on a project the caller sees (authorization.md,
+    /// step 2). The `users` list and every user reference follow it.
+    pub fn member_sources(&self) -> &[i64] {
+        &self.member_sources
+    }
+
     /// Visible project ids, ascending.
     pub fn visible_ids(&self) -> &[i64] {
         &self.visible_ids
@@ -427,11 +438,13 @@ impl Scope {
             .collect();
         let mut visible_ids: Vec<i64> = rights.keys().copied().collect();
         visible_ids.sort_unstable();
+        let member_sources = member_sources(&visible_ids, &self.tree);
         Scope {
             user_id: self.user_id,
             global: self.global.intersect(limit.global),
             rights,
             visible_ids,
+            member_sources,
             children: self.children.clone(),
             tree: self.tree.clone(),
         }
@@ -489,6 +502,27 @@ impl Scope {
             .filter(|id| self.can(*id, right))
             .collect()
     }
+}
+
+/// Each of `visible` and its ancestors while each step down inherits members.
+fn member_sources(visible: &[i64], tree: &HashMap<i64, ProjectFacts>) -> Vec<i64> {
+    let mut out: std::collections::BTreeSet<i64> = std::collections::BTreeSet::new();
+    for &v in visible {
+        let mut cur = v;
+        for _ in 0..=tree.len() {
+            if !out.insert(cur) {
+                break;
+            }
+            match tree.get(&cur) {
+                Some(f) if f.inherit_members => match f.parent_id {
+                    Some(p) => cur = p,
+                    None => break,
+                },
+                _ => break,
+            }
+        }
+    }
+    out.into_iter().collect()
 }
 
 /// Parent to children, for a set of projects.

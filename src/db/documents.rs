@@ -3,7 +3,8 @@
 //! A document is visible when its project is; an INTERNAL one needs VIEW_INTERNAL_DOCUMENTS
 //! too (MANAGE_DOCUMENTS does not imply it); one in a folder that has rules needs, in
 //! addition, a rule naming the caller or one of their groups, or MANAGE_DOCUMENTS. Rules
-//! apply to the folder they name exactly.
+//! apply to the folder they name and every folder below it (`Legal` covers `Legal/2026`),
+//! and the rules of every enclosing folder must all admit the reader.
 
 use chrono::{DateTime, Utc};
 
@@ -50,11 +51,20 @@ pub fn visible_documents(w: &mut Where, scope: &Scope) {
     w.and(format!("(d.visibility = 'SHARED' OR {internal})"));
     let manage = w.ids_fragment("d.project_id", scope.ids_with(Right::ManageDocuments));
     let me = w.arg(scope.user_id);
+    // No folder enclosing the document's (itself, its parents, the root) has rules that
+    // fail to name the caller or one of their groups. `substr` rather than LIKE, so that
+    // `%` and `_` in folder names are plain characters.
     w.and(format!(
         "({manage}
-          OR NOT EXISTS (SELECT 1 FROM folder_rule r WHERE r.project_id = d.project_id AND r.folder = d.folder)
-          OR EXISTS (SELECT 1 FROM folder_rule r WHERE r.project_id = d.project_id AND r.folder = d.folder
-                     AND (r.user_id = {me} OR r.group_id IN (SELECT group_id FROM group_member WHERE user_id = {me}))))"
+          OR NOT EXISTS (
+            SELECT 1 FROM folder_rule r
+            WHERE r.project_id = d.project_id
+              AND (r.folder = '' OR r.folder = d.folder
+                   OR substr(d.folder, 1, length(r.folder) + 1) = r.folder || '/')
+              AND NOT EXISTS (
+                SELECT 1 FROM folder_rule r2
+                WHERE r2.project_id = r.project_id AND r2.folder = r.folder
+                  AND (r2.user_id = {me} OR r2.group_id IN (SELECT group_id FROM group_member WHERE user_id = {me})))))"
     ));
 }
 

@@ -45,6 +45,8 @@ pub struct LineRow {
     pub description: String,
     pub user_id: Option<i64>,
     pub task_id: Option<i64>,
+    /// The project of the line's task: a reader who cannot see it does not see the line.
+    pub project_id: Option<i64>,
     pub hours: i64,
     pub rate: i64,
     pub amount: i64,
@@ -160,7 +162,7 @@ pub async fn generate(
     for ((user_id, task_id), hours) in groups {
         let info = tx
             .fetch_one(
-                q("SELECT u.name AS user_name, u.billing_rate, t.name AS task_name FROM app_user u, task t WHERE u.user_id = $1 AND t.task_id = $2")
+                q("SELECT u.billing_rate, t.name AS task_name FROM app_user u, task t WHERE u.user_id = $1 AND t.task_id = $2")
                     .bind(user_id)
                     .bind(task_id),
             )
@@ -168,11 +170,9 @@ pub async fn generate(
         let rate: i64 = info.get("billing_rate")?;
         let line_amount = amount(hours, rate);
         total += line_amount;
-        let description = format!(
-            "{} - {}",
-            info.get::<String>("task_name")?,
-            info.get::<String>("user_name")?
-        );
+        // The task's name only: who worked is the line's `user`, which follows the
+        // reader's right to see that user.
+        let description: String = info.get("task_name")?;
         tx.execute(
             q("INSERT INTO invoice_line (invoice_id, user_id, task_id, description, hours, rate, amount) VALUES ($1, $2, $3, $4, $5, $6, $7)")
                 .bind(invoice_id)
@@ -245,10 +245,12 @@ pub async fn list_lines_many(
     invoice_ids: Vec<i64>,
 ) -> Result<std::collections::HashMap<i64, Vec<LineRow>>> {
     let mut w = Where::new(db.backend());
-    w.ids("invoice_id", invoice_ids.clone());
+    w.ids("l.invoice_id", invoice_ids.clone());
     let rows = db
         .fetch_all(w.query(format!(
-            "SELECT invoice_id, description, user_id, task_id, hours, rate, amount FROM invoice_line WHERE {} ORDER BY invoice_line_id",
+            "SELECT l.invoice_id, l.description, l.user_id, l.task_id, t.project_id, l.hours, l.rate, l.amount
+             FROM invoice_line l LEFT JOIN task t ON t.task_id = l.task_id
+             WHERE {} ORDER BY l.invoice_line_id",
             w.sql()
         )))
         .await?;
@@ -259,6 +261,7 @@ pub async fn list_lines_many(
             description: r.get("description")?,
             user_id: r.get("user_id")?,
             task_id: r.get("task_id")?,
+            project_id: r.get("project_id")?,
             hours: r.get("hours")?,
             rate: r.get("rate")?,
             amount: r.get("amount")?,

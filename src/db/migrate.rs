@@ -51,6 +51,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0006_entry_page_index.sql"),
         postgres: include_str!("../../migrations/postgres/0006_entry_page_index.sql"),
     },
+    Migration {
+        version: 7,
+        name: "invoice_line_names_no_user",
+        sqlite: include_str!("../../migrations/sqlite/0007_invoice_line_names_no_user.sql"),
+        postgres: include_str!("../../migrations/postgres/0007_invoice_line_names_no_user.sql"),
+    },
 ];
 
 /// An arbitrary constant naming Portico's advisory lock on PostgreSQL.

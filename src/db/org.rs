@@ -167,7 +167,7 @@ impl Named {
 
     /// Which rows a caller may see: everything for ADMIN; else the customers and
     /// departments of the projects they see and their own, and the groups they belong to
-    /// or that are members of projects they see. (An external user must not read the list
+    /// or whose memberships count on a project they see (see `Scope::member_sources`). (An external user must not read the list
     /// of the company's clients.)
     fn visible(self, w: &mut super::list::Where, scope: &Scope, me: &Me) {
         if scope.is_admin() {
@@ -190,7 +190,7 @@ impl Named {
             }
             Named::Group => {
                 let me_id = w.arg(me.user_id);
-                let on_projects = w.ids_fragment("m.project_id", scope.visible_ids().to_vec());
+                let on_projects = w.ids_fragment("m.project_id", scope.member_sources().to_vec());
                 w.and(format!(
                     "(group_id IN (SELECT gm.group_id FROM group_member gm WHERE gm.user_id = {me_id})
                       OR group_id IN (SELECT m.group_id FROM membership m WHERE m.group_id IS NOT NULL AND {on_projects}))"
@@ -199,21 +199,20 @@ impl Named {
         }
     }
 
-    /// The rows the caller may see, optionally only `id`.
+    /// The rows the caller may see, optionally only those among `ids`.
     pub async fn list_visible(
         self,
         db: &Db,
         scope: &Scope,
         me: &Me,
-        id: Option<i64>,
+        ids: Option<Vec<i64>>,
     ) -> Result<Vec<NamedRow>> {
         let (table, key) = self.table();
         let mut w = super::list::Where::new(db.backend());
-        self.visible(&mut w, scope, me);
-        if let Some(id) = id {
-            let a = w.arg(id);
-            w.and(format!("{key} = {a}"));
+        if let Some(ids) = ids {
+            w.ids(key, ids);
         }
+        self.visible(&mut w, scope, me);
         let rows = db
             .fetch_all(w.query(format!(
                 "SELECT {} FROM {table} WHERE {} ORDER BY {key}",
@@ -236,21 +235,6 @@ impl Named {
             )
             .await?;
         row.map(|r| named(&r, key, self.parent())).transpose()
-    }
-
-    /// Rows among `ids`.
-    pub async fn find_many(self, db: &Db, ids: Vec<i64>) -> Result<Vec<NamedRow>> {
-        let (table, key) = self.table();
-        let mut w = super::list::Where::new(db.backend());
-        w.ids(key, ids);
-        let rows = db
-            .fetch_all(w.query(format!(
-                "SELECT {} FROM {table} WHERE {}",
-                self.cols(),
-                w.sql()
-            )))
-            .await?;
-        rows.iter().map(|r| named(r, key, self.parent())).collect()
     }
 
     pub async fn create(self, tx: &mut Tx, name: &str, parent_id: Option<i64>) -> Result<NamedRow> {

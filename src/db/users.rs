@@ -87,25 +87,16 @@ pub async fn find_user_unscoped(db: &Db, id: i64) -> Result<Option<UserRow>> {
     row.map(|r| from_row(&r)).transpose()
 }
 
-/// Users by ids, whoever asks (the caller has already decided they may be named).
-pub async fn list_users_by_ids_unscoped(db: &Db, ids: Vec<i64>) -> Result<Vec<UserRow>> {
-    let mut w = Where::new(db.backend());
-    w.ids("u.user_id", ids);
-    let rows = db
-        .fetch_all(w.query(format!("SELECT {COLS} FROM app_user u WHERE {}", w.sql())))
-        .await?;
-    rows.iter().map(from_row).collect()
-}
-
 /// The condition "the caller may see this user": ADMIN sees everyone; others see themselves
-/// and the members (direct or through a group, valid today) of the projects they see.
+/// and the members (direct or through a group, valid today) of the projects they see,
+/// counting a membership on an ancestor that reaches a visible project by inheritance.
 pub fn visible_users(w: &mut Where, scope: &Scope, col: &str) {
     if scope.is_admin() {
         return;
     }
     let me = w.arg(scope.user_id);
     let today = w.arg(chrono::Utc::now().date_naive());
-    let projects = w.ids_fragment("m.project_id", scope.visible_ids().to_vec());
+    let projects = w.ids_fragment("m.project_id", scope.member_sources().to_vec());
     w.and(format!(
         "({col} = {me} OR {col} IN (
             SELECT COALESCE(m.user_id, gm.user_id) FROM membership m

@@ -22,6 +22,8 @@ use crate::error::{Error, Result};
 pub struct Loaders {
     db: Db,
     scope: Arc<Scope>,
+    /// What the visibility of customers, departments and groups depends on besides the scope.
+    me: org::Me,
 }
 
 /// The request's batching loader, and the values it loaded or is loading.
@@ -30,9 +32,9 @@ pub struct RequestLoader {
     memo: Memo,
 }
 
-pub fn new(db: Db, scope: Arc<Scope>) -> RequestLoader {
+pub fn new(db: Db, scope: Arc<Scope>, me: org::Me) -> RequestLoader {
     RequestLoader {
-        loader: DataLoader::new(Loaders { db, scope }, tokio::spawn),
+        loader: DataLoader::new(Loaders { db, scope, me }, tokio::spawn),
         memo: Memo::default(),
     }
 }
@@ -192,15 +194,6 @@ by_id_loader!(InvoiceKey, InvoiceRow, |self, ids| Ok(
         .collect()
 ));
 
-// Users named by a visible row: the caller may see their name; the User type guards the rest.
-by_id_loader!(UserKey, UserRow, |self, ids| Ok(
-    users::list_users_by_ids_unscoped(&self.db, ids)
-        .await?
-        .into_iter()
-        .map(|u| (u.id, u))
-        .collect()
-));
-
 // Users the caller may see as such (themself, co-members, everyone for ADMIN).
 by_id_loader!(VisibleUserKey, UserRow, |self, ids| Ok(
     users::list_visible_users_by_ids(&self.db, &self.scope, ids)
@@ -231,7 +224,8 @@ by_id_loader!(LinesKey, Vec<LineRow>, |self, ids| {
     invoices::list_lines_many(&self.db, ids).await
 });
 
-/// A group, customer or department by id.
+/// A group, customer or department by id, when the caller may see it (the rule of the
+/// `groups`, `customers` and `departments` lists).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct NamedKey(pub Named, pub i64);
 
@@ -246,7 +240,11 @@ impl Loader<NamedKey> for Loaders {
         }
         let mut out = HashMap::new();
         for (kind, ids) in by_kind {
-            for row in kind.find_many(&self.db, ids).await.map_err(shared)? {
+            let rows = kind
+                .list_visible(&self.db, &self.scope, &self.me, Some(ids))
+                .await
+                .map_err(shared)?;
+            for row in rows {
                 out.insert(NamedKey(kind, row.id), row);
             }
         }
@@ -264,7 +262,7 @@ pub async fn loader(ctx: &Context<'_>) -> Result<Arc<RequestLoader>> {
     if let Some(l) = &*slot {
         return Ok(l.clone());
     }
-    let l = Arc::new(new(super::state(ctx).db.clone(), scope));
+    let l = Arc::new(new(super::state(ctx).db.clone(), scope, super::me(ctx)?));
     *slot = Some(l.clone());
     Ok(l)
 }

@@ -62,6 +62,8 @@ pub struct RequestCtx {
     /// scope uses it or access changes; later computations read the version anew.
     access_version: Mutex<Option<i64>>,
     redacted: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+    /// Reference fields answered null because they point to what the caller cannot see.
+    not_visible: Mutex<BTreeMap<&'static str, u64>>,
     /// Batched loads of this request, with its scope.
     pub loader: std::sync::Mutex<Option<Arc<loaders::RequestLoader>>>,
 }
@@ -75,6 +77,7 @@ impl RequestCtx {
             scope_init: tokio::sync::Mutex::new(()),
             access_version: Mutex::new(access_version),
             redacted: Mutex::new(BTreeMap::new()),
+            not_visible: Mutex::new(BTreeMap::new()),
             loader: std::sync::Mutex::new(None),
         }
     }
@@ -88,6 +91,22 @@ impl RequestCtx {
     pub fn redact(&self, field: &'static str, right: Right) {
         let mut map = self.redacted.lock().unwrap_or_else(|p| p.into_inner());
         *map.entry((field, right.name())).or_insert(0) += 1;
+    }
+
+    /// Records that reference `field` was answered null because it points to a user, group,
+    /// department, customer or project the caller cannot see.
+    pub fn not_visible(&self, field: &'static str) {
+        let mut map = self.not_visible.lock().unwrap_or_else(|p| p.into_inner());
+        *map.entry(field).or_insert(0) += 1;
+    }
+
+    /// `Some(row)` when the caller may see what the reference points to; else None, and the
+    /// field recorded as NOT_VISIBLE when there was something to point to.
+    pub fn reference<T>(&self, field: &'static str, pointed: bool, row: Option<T>) -> Option<T> {
+        if pointed && row.is_none() {
+            self.not_visible(field);
+        }
+        row
     }
 
     /// `value` when `allowed`, else None and the field recorded as hidden.
@@ -108,7 +127,8 @@ impl RequestCtx {
     /// `extensions.redacted` of the response: one entry per hidden field and right.
     pub fn redacted(&self) -> Option<serde_json::Value> {
         let map = self.redacted.lock().ok()?;
-        if map.is_empty() {
+        let refs = self.not_visible.lock().ok()?;
+        if map.is_empty() && refs.is_empty() {
             return None;
         }
         Some(serde_json::Value::Array(
@@ -116,6 +136,9 @@ impl RequestCtx {
                 .map(|((field, right), count)| {
                     serde_json::json!({ "field": field, "right": right, "count": count })
                 })
+                .chain(refs.iter().map(|(field, count)| {
+                    serde_json::json!({ "field": field, "reason": "NOT_VISIBLE", "count": count })
+                }))
                 .collect(),
         ))
     }
@@ -132,6 +155,16 @@ pub fn req<'a>(ctx: &Context<'a>) -> &'a RequestCtx {
 /// The caller, or UNAUTHENTICATED.
 pub fn viewer<'a>(ctx: &Context<'a>) -> Result<&'a Viewer> {
     req(ctx).viewer.as_ref().ok_or(Error::Unauthenticated)
+}
+
+/// What the visibility of customers, departments and groups depends on besides the scope.
+pub fn me(ctx: &Context<'_>) -> Result<crate::db::org::Me> {
+    let v = viewer(ctx)?;
+    Ok(crate::db::org::Me {
+        user_id: v.user.id,
+        customer_id: v.user.customer_id,
+        department_id: v.user.department_id,
+    })
 }
 
 /// The caller, when they may write: not through a read-only API key, not impersonated.

@@ -7,9 +7,7 @@ use futures_util::future::BoxFuture;
 
 use super::flat::{self, not_flat, val, Connections, Cx, Flat, Kind, Load, Plan, Step};
 use super::ids::encode;
-use super::loaders::{
-    self, MemberProjectsKey, NamedKey, OwnTotalsKey, ProfileKey, ProjectKey, VisibleUserKey,
-};
+use super::loaders::{self, MemberProjectsKey, NamedKey, OwnTotalsKey, ProfileKey, ProjectKey};
 use super::scalars::hours;
 use super::scalars::{Date, DateTime, Decimal};
 use super::work::{
@@ -195,7 +193,7 @@ impl User {
             super::redact(ctx, "User.customer", Right::Admin);
             return Ok(None);
         }
-        named_opt(ctx, Named::Customer, self.0.customer_id)
+        named_ref(ctx, Named::Customer, self.0.customer_id, "User.customer")
             .await
             .map(|o| o.map(Customer))
     }
@@ -205,9 +203,14 @@ impl User {
             super::redact(ctx, "User.department", Right::Admin);
             return Ok(None);
         }
-        named_opt(ctx, Named::Department, self.0.department_id)
-            .await
-            .map(|o| o.map(Department))
+        named_ref(
+            ctx,
+            Named::Department,
+            self.0.department_id,
+            "User.department",
+        )
+        .await
+        .map(|o| o.map(Department))
     }
     /// The default profile. Visible to ADMIN and to the user themself.
     async fn profile(&self, ctx: &Context<'_>) -> Result<Option<Profile>> {
@@ -260,13 +263,23 @@ impl User {
     }
 }
 
-async fn named_opt(ctx: &Context<'_>, kind: Named, id: Option<i64>) -> Result<Option<NamedRow>> {
-    match id {
-        // The answer to `login` has no caller (and so no loaders) yet.
-        Some(id) if super::req(ctx).viewer.is_none() => kind.find(&state(ctx).db, id).await,
-        Some(id) => loaders::one(ctx, NamedKey(kind, id)).await,
-        None => Ok(None),
-    }
+/// A reference to a customer, department or group: the row when the caller may see it by
+/// the rule of the `customers`, `departments` and `groups` lists; else null, reported in
+/// `extensions.redacted` as NOT_VISIBLE.
+pub(super) async fn named_ref(
+    ctx: &Context<'_>,
+    kind: Named,
+    id: Option<i64>,
+    field: &'static str,
+) -> Result<Option<NamedRow>> {
+    let row = match id {
+        // The answer to `login` has no caller (and so no loaders) yet: it shows the user's
+        // own customer and department, which are theirs to see.
+        Some(id) if super::req(ctx).viewer.is_none() => kind.find(&state(ctx).db, id).await?,
+        Some(id) => loaders::one(ctx, NamedKey(kind, id)).await?,
+        None => None,
+    };
+    Ok(super::req(ctx).reference(field, id.is_some(), row))
 }
 
 /// A named set of rights. Global rights apply from a user's default profile; project
@@ -343,10 +356,16 @@ impl Department {
     async fn name(&self) -> &str {
         &self.0.name
     }
+    /// The parent department; null (reported NOT_VISIBLE) when the caller may not see it.
     async fn parent(&self, ctx: &Context<'_>) -> Result<Option<Department>> {
-        named_opt(ctx, Named::Department, self.0.parent_id)
-            .await
-            .map(|o| o.map(Department))
+        named_ref(
+            ctx,
+            Named::Department,
+            self.0.parent_id,
+            "Department.parent",
+        )
+        .await
+        .map(|o| o.map(Department))
     }
 }
 
@@ -568,23 +587,31 @@ impl Project {
     async fn status(&self) -> ProjectStatus {
         ProjectStatus::parse(&self.0.status)
     }
+    /// The client; null (reported NOT_VISIBLE) when the caller may not see it.
     async fn customer(&self, ctx: &Context<'_>) -> Result<Option<Customer>> {
-        named_opt(ctx, Named::Customer, self.0.customer_id)
+        named_ref(ctx, Named::Customer, self.0.customer_id, "Project.customer")
             .await
             .map(|o| o.map(Customer))
     }
+    /// The department; null (reported NOT_VISIBLE) when the caller may not see it.
     async fn department(&self, ctx: &Context<'_>) -> Result<Option<Department>> {
-        named_opt(ctx, Named::Department, self.0.department_id)
-            .await
-            .map(|o| o.map(Department))
+        named_ref(
+            ctx,
+            Named::Department,
+            self.0.department_id,
+            "Project.department",
+        )
+        .await
+        .map(|o| o.map(Department))
     }
     /// The parent project, when the caller may see it.
     async fn parent(&self, ctx: &Context<'_>) -> Result<Option<Project>> {
         let Some(parent) = self.0.parent_id else {
             return Ok(None);
         };
-        Ok(loaders::one(ctx, ProjectKey(parent))
-            .await?
+        let row = loaders::one(ctx, ProjectKey(parent)).await?;
+        Ok(super::req(ctx)
+            .reference("Project.parent", true, row)
             .map(Project::new))
     }
     /// The ancestors the caller may see, nearest first.
@@ -793,14 +820,11 @@ impl Membership {
     }
     /// The member user (one of user and group is set).
     async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        let Some(id) = self.0.user_id else {
-            return Ok(None);
-        };
-        Ok(loaders::one(ctx, VisibleUserKey(id)).await?.map(User))
+        super::work::user_ref(ctx, self.0.user_id, "Membership.user").await
     }
     /// The member group (one of user and group is set).
     async fn group(&self, ctx: &Context<'_>) -> Result<Option<Group>> {
-        named_opt(ctx, Named::Group, self.0.group_id)
+        named_ref(ctx, Named::Group, self.0.group_id, "Membership.group")
             .await
             .map(|o| o.map(Group))
     }

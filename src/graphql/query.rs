@@ -144,13 +144,28 @@ pub(crate) async fn visible_named(
     id: Option<i64>,
 ) -> Result<Vec<crate::db::org::NamedRow>> {
     let s = scope(ctx).await?;
-    let v = viewer(ctx)?;
-    let me = crate::db::org::Me {
-        user_id: v.user.id,
-        customer_id: v.user.customer_id,
-        department_id: v.user.department_id,
+    kind.list_visible(&state(ctx).db, &s, &super::me(ctx)?, id.map(|i| vec![i]))
+        .await
+}
+
+/// A filter by user: a user the caller may not see matches nothing, as a missing one does,
+/// so that counts never tell what an invisible user is assigned or logged.
+async fn user_filter(ctx: &Context<'_>, id: &Option<ID>) -> Result<Option<i64>> {
+    let Some(n) = filter_id("User", id) else {
+        return Ok(None);
     };
-    kind.list_visible(&state(ctx).db, &s, &me, id).await
+    let s = scope(ctx).await?;
+    let seen = users::list_visible_users_by_ids(&state(ctx).db, &s, vec![n]).await?;
+    Ok(Some(if seen.is_empty() { 0 } else { n }))
+}
+
+/// A filter by customer: one the caller may not see matches nothing.
+async fn customer_filter(ctx: &Context<'_>, id: &Option<ID>) -> Result<Option<i64>> {
+    let Some(n) = filter_id("Customer", id) else {
+        return Ok(None);
+    };
+    let seen = visible_named(ctx, Named::Customer, Some(n)).await?;
+    Ok(Some(if seen.is_empty() { 0 } else { n }))
 }
 
 /// A filter id that names nothing of its type matches nothing.
@@ -252,7 +267,7 @@ impl Query {
             statuses: f
                 .status
                 .map(|v| v.into_iter().map(|s| s.as_str().to_string()).collect()),
-            customer_id: filter_id("Customer", &f.customer_id),
+            customer_id: customer_filter(ctx, &f.customer_id).await?,
             // A parent the caller cannot see matches nothing (it would reveal that it exists).
             parent_id: filter_id("Project", &f.parent_id).map(|p| if s.sees(p) { p } else { 0 }),
             top_level_only: f.top_level_only.unwrap_or(false),
@@ -284,7 +299,7 @@ impl Query {
         let f = filter.unwrap_or_default();
         let db_filter = tasks::TaskFilter {
             project_id: filter_id("Project", &f.project_id),
-            assignee_id: filter_id("User", &f.assignee_id),
+            assignee_id: user_filter(ctx, &f.assignee_id).await?,
             statuses: f
                 .status
                 .map(|v| v.into_iter().map(|s| s.as_str().to_string()).collect()),
@@ -316,7 +331,7 @@ impl Query {
         let db_filter = entries::EntryFilter {
             project_ids,
             task_id: filter_id("Task", &f.task_id),
-            user_id: filter_id("User", &f.user_id),
+            user_id: user_filter(ctx, &f.user_id).await?,
             from: f.from.map(|d| d.0),
             to: f.to.map(|d| d.0),
             invoice_id: None,
@@ -352,7 +367,7 @@ impl Query {
         let f = filter.unwrap_or_default();
         let db_filter = invoices::InvoiceFilter {
             project_id: filter_id("Project", &f.project_id),
-            customer_id: filter_id("Customer", &f.customer_id),
+            customer_id: customer_filter(ctx, &f.customer_id).await?,
             status: f.status.map(|s| match s {
                 InvoiceStatus::Draft => "DRAFT".to_string(),
                 InvoiceStatus::Issued => "ISSUED".to_string(),
@@ -382,7 +397,7 @@ impl Query {
         let db_filter = DbUserFilter {
             search: f.search,
             kind: f.kind.map(|k| k.as_str().to_string()),
-            customer_id: filter_id("Customer", &f.customer_id),
+            customer_id: customer_filter(ctx, &f.customer_id).await?,
         };
         let page = users::list_users(&state(ctx).db, &s, &db_filter, args).await?;
         Ok(UserConnection::new(page, args, User))

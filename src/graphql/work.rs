@@ -2,16 +2,14 @@
 
 use std::collections::{HashMap, HashSet};
 
-use async_graphql::{Context, Enum, Object, SimpleObject, Value, ID};
+use async_graphql::{ComplexObject, Context, Enum, Object, SimpleObject, Value, ID};
 
 use super::connection::connection;
 use futures_util::future::BoxFuture;
 
 use super::flat::{val, Cx, Flat, Kind, Load, Plan, Step};
 use super::ids::encode;
-use super::loaders::{
-    self, InvoiceKey, LinesKey, NamedKey, ProjectKey, TaskKey, UserKey, VisibleUserKey,
-};
+use super::loaders::{self, InvoiceKey, LinesKey, ProjectKey, TaskKey, VisibleUserKey};
 use super::objects::{Customer, Group, Project, User};
 use super::scalars::{hours, Date, DateTime, Decimal};
 use super::{req, scope, RequestCtx};
@@ -251,7 +249,7 @@ impl Task {
     }
     /// Who does the task (name only, unless the caller may see more of them).
     async fn assignee(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        visible_user_by_id(ctx, self.row.assignee_id).await
+        user_ref(ctx, self.row.assignee_id, "Task.assignee").await
     }
     /// Time logged on this task that the caller may see.
     async fn time_entries(
@@ -312,22 +310,19 @@ impl Task {
     }
 }
 
-/// A user the caller may see as such (themself, co-members, everyone for ADMIN); null for
-/// anyone else.
-pub async fn visible_user_by_id(ctx: &Context<'_>, id: Option<i64>) -> Result<Option<User>> {
-    match id {
-        Some(id) => Ok(loaders::one(ctx, VisibleUserKey(id)).await?.map(User)),
-        None => Ok(None),
-    }
-}
-
-/// The author of a visible time entry: their name may be shown even when they are no
-/// longer a member; the User type guards the rest.
-pub async fn user_by_id(ctx: &Context<'_>, id: Option<i64>) -> Result<Option<User>> {
-    match id {
-        Some(id) => Ok(loaders::one(ctx, UserKey(id)).await?.map(User)),
-        None => Ok(None),
-    }
+/// A reference to a user: the user when the caller may see them by the rule of the `users`
+/// list (themself, co-members of a visible project, everyone for ADMIN); else null,
+/// reported in `extensions.redacted` as NOT_VISIBLE.
+pub async fn user_ref(
+    ctx: &Context<'_>,
+    id: Option<i64>,
+    field: &'static str,
+) -> Result<Option<User>> {
+    let row = match id {
+        Some(id) => loaders::one(ctx, VisibleUserKey(id)).await?,
+        None => None,
+    };
+    Ok(req(ctx).reference(field, id.is_some(), row).map(User))
 }
 
 /// Where a time entry stands.
@@ -391,7 +386,7 @@ impl TimeEntry {
         let (users, tasks): (Vec<UserRow>, Vec<TaskRow>) = if load.batched {
             // With the sibling lists', through the batching loader.
             let users = async {
-                let keys = users.unwrap_or_default().into_iter().map(UserKey);
+                let keys = users.unwrap_or_default().into_iter().map(VisibleUserKey);
                 loaders::many(ctx, keys)
                     .await
                     .map(|m| m.into_values().collect())
@@ -410,7 +405,7 @@ impl TimeEntry {
             let scope = req(ctx).scope_now()?;
             let users = async {
                 match users {
-                    Some(ids) => users::list_users_by_ids_unscoped(db, ids).await,
+                    Some(ids) => users::list_visible_users_by_ids(db, &scope, ids).await,
                     None => Ok(Vec::new()),
                 }
             };
@@ -463,7 +458,11 @@ impl Flat for TimeEntry {
             "status" => val(self.status_value()),
             "note" => val(e.note.clone()),
             "createdAt" => val(DateTime(e.created_at)),
-            "user" => cx.object(pre.users.get(&e.user_id), step),
+            "user" => cx.object(
+                cx.rc
+                    .reference("TimeEntry.user", true, pre.users.get(&e.user_id)),
+                step,
+            ),
             "task" => cx.object(pre.tasks.get(&e.task_id), step),
             _ => Value::Null,
         }
@@ -478,7 +477,7 @@ impl TimeEntry {
     }
     /// Who logged it.
     async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        user_by_id(ctx, Some(self.0.user_id)).await
+        user_ref(ctx, Some(self.0.user_id), "TimeEntry.user").await
     }
     async fn task(&self, ctx: &Context<'_>) -> Result<Option<Task>> {
         Ok(loaders::one(ctx, TaskKey(self.0.task_id))
@@ -605,7 +604,7 @@ impl Document {
         &self.0.content
     }
     async fn created_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        visible_user_by_id(ctx, self.0.created_by).await
+        user_ref(ctx, self.0.created_by, "Document.createdBy").await
     }
     async fn created_at(&self) -> DateTime {
         DateTime(self.0.created_at)
@@ -635,15 +634,14 @@ impl FolderRule {
             .map(Project::new))
     }
     async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        visible_user_by_id(ctx, self.0.user_id).await
+        user_ref(ctx, self.0.user_id, "FolderRule.user").await
     }
     async fn group(&self, ctx: &Context<'_>) -> Result<Option<Group>> {
-        Ok(match self.0.group_id {
-            Some(id) => loaders::one(ctx, NamedKey(Named::Group, id))
+        Ok(
+            super::objects::named_ref(ctx, Named::Group, self.0.group_id, "FolderRule.group")
                 .await?
                 .map(Group),
-            None => None,
-        })
+        )
     }
 }
 
@@ -657,13 +655,31 @@ pub enum InvoiceStatus {
 
 /// One line of an invoice: one user's hours on one task.
 #[derive(SimpleObject, Clone)]
+#[graphql(complex)]
 pub struct InvoiceLine {
+    /// The task's name.
     pub description: String,
     /// Billed hours.
     pub hours: f64,
     /// Billing rate per hour.
     pub rate: Decimal,
     pub amount: Decimal,
+    #[graphql(skip)]
+    pub user_id: Option<i64>,
+}
+
+#[ComplexObject]
+impl InvoiceLine {
+    /// Who worked; null (reported NOT_VISIBLE) when the caller may not see that user.
+    async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        user_ref(ctx, self.user_id, "InvoiceLine.user").await
+    }
+}
+
+/// A line is shown with its task's project: a line whose task is gone stays visible, as
+/// it names nothing.
+fn line_visible(s: &Scope, l: &crate::db::invoices::LineRow) -> bool {
+    l.project_id.is_none_or(|p| s.sees(p))
 }
 
 /// An invoice generated from approved, billable time.
@@ -686,13 +702,7 @@ impl Flat for Invoice {
     fn kind(name: &str) -> Option<Kind> {
         matches!(
             name,
-            "id" | "number"
-                | "periodStart"
-                | "periodEnd"
-                | "status"
-                | "total"
-                | "createdAt"
-                | "issuedAt"
+            "id" | "number" | "periodStart" | "periodEnd" | "status" | "createdAt" | "issuedAt"
         )
         .then_some(Kind::Leaf)
     }
@@ -705,7 +715,6 @@ impl Flat for Invoice {
             "periodStart" => val(Date(i.period_start)),
             "periodEnd" => val(Date(i.period_end)),
             "status" => val(self.status_value()),
-            "total" => val(Decimal(i.total)),
             "createdAt" => val(DateTime(i.created_at)),
             "issuedAt" => val(i.issued_at.map(DateTime)),
             _ => Value::Null,
@@ -722,13 +731,13 @@ impl Invoice {
     async fn number(&self) -> &str {
         &self.0.number
     }
+    /// The client billed; null (reported NOT_VISIBLE) when the caller may not see it.
     async fn customer(&self, ctx: &Context<'_>) -> Result<Option<Customer>> {
-        Ok(match self.0.customer_id {
-            Some(id) => loaders::one(ctx, NamedKey(Named::Customer, id))
+        Ok(
+            super::objects::named_ref(ctx, Named::Customer, self.0.customer_id, "Invoice.customer")
                 .await?
                 .map(Customer),
-            None => None,
-        })
+        )
     }
     async fn project(&self, ctx: &Context<'_>) -> Result<Option<Project>> {
         Ok(loaders::one(ctx, ProjectKey(self.0.project_id))
@@ -744,21 +753,38 @@ impl Invoice {
     async fn status(&self) -> InvoiceStatus {
         self.status_value()
     }
+    /// The lines the caller may see: a line of a task in a project the caller cannot see
+    /// (a sub-project that is a room of its own) is left out.
     async fn lines(&self, ctx: &Context<'_>) -> Result<Vec<InvoiceLine>> {
-        Ok(loaders::one(ctx, LinesKey(self.0.id))
+        let s = scope(ctx).await?;
+        let lines = loaders::one(ctx, LinesKey(self.0.id))
             .await?
-            .unwrap_or_default()
+            .unwrap_or_default();
+        // Reported once per invoice: how many lines are hidden is theirs to keep too.
+        if !lines.iter().all(|l| line_visible(&s, l)) {
+            req(ctx).not_visible("Invoice.lines");
+        }
+        Ok(lines
             .into_iter()
+            .filter(|l| line_visible(&s, l))
             .map(|l| InvoiceLine {
                 description: l.description,
                 hours: hours(l.hours),
                 rate: Decimal(l.rate),
                 amount: Decimal(l.amount),
+                user_id: l.user_id,
             })
             .collect())
     }
-    async fn total(&self) -> Decimal {
-        Decimal(self.0.total)
+    /// The invoice's total; null (reported NOT_VISIBLE) when some of its lines are of
+    /// projects the caller cannot see, since it would tell what they bill.
+    async fn total(&self, ctx: &Context<'_>) -> Result<Option<Decimal>> {
+        let s = scope(ctx).await?;
+        let lines = loaders::one(ctx, LinesKey(self.0.id))
+            .await?
+            .unwrap_or_default();
+        let all = lines.iter().all(|l| line_visible(&s, l));
+        Ok(req(ctx).reference("Invoice.total", !all, all.then_some(Decimal(self.0.total))))
     }
     async fn created_at(&self) -> DateTime {
         DateTime(self.0.created_at)
