@@ -378,9 +378,13 @@ async fn resolve_viewer(state: &AppState, headers: &HeaderMap) -> Result<Option<
         ));
     }
     let rights = crate::authz::load::profile_rights(&state.db).await?;
-    let mine = crate::authz::normalize_global(
+    let mut mine = crate::authz::normalize_global(
         rights.get(&me.user.profile_id).copied().unwrap_or_default(),
     );
+    if me.user.kind == "EXTERNAL" {
+        // An external user's global rights stay under the ceiling, IMPERSONATE included.
+        mine = mine.intersect(crate::authz::load::external_ceiling(&state.db).await?);
+    }
     if !(mine.contains(crate::authz::Right::Impersonate)
         || mine.contains(crate::authz::Right::Admin))
     {

@@ -44,6 +44,27 @@ struct Shared {
     projects: Arc<HashMap<i64, ProjectFacts>>,
     departments: Arc<HashMap<i64, Option<i64>>>,
     children: Arc<HashMap<i64, Vec<i64>>>,
+    ceiling: RightSet,
+}
+
+/// Right names stored as text (`profile_right`, `external_ceiling`, `project.external_rights`).
+pub fn parse_rights<'a>(names: impl IntoIterator<Item = &'a str>) -> RightSet {
+    names
+        .into_iter()
+        .filter_map(|n| Right::from_name(n.trim()))
+        .collect()
+}
+
+/// The global ceiling for external users.
+pub async fn external_ceiling(db: &Db) -> Result<RightSet> {
+    let rows = db
+        .fetch_all(q("SELECT right_name FROM external_ceiling"))
+        .await?;
+    let mut names = Vec::with_capacity(rows.len());
+    for r in rows {
+        names.push(r.get::<String>("right_name")?);
+    }
+    Ok(parse_rights(names.iter().map(String::as_str)))
 }
 
 async fn load_shared(db: &Db) -> Result<Shared> {
@@ -51,7 +72,7 @@ async fn load_shared(db: &Db) -> Result<Shared> {
     let mut projects = HashMap::new();
     for row in db
         .fetch_all(q(
-            "SELECT project_id, parent_id, inherit_members, status, department_id FROM project",
+            "SELECT project_id, parent_id, inherit_members, status, department_id, external_rights FROM project",
         ))
         .await?
     {
@@ -63,6 +84,9 @@ async fn load_shared(db: &Db) -> Result<Shared> {
                 inherit_members: row.get("inherit_members")?,
                 historical: status == "POTENTIAL" || status == "CLOSED",
                 department_id: row.get("department_id")?,
+                external_rights: row
+                    .get::<Option<String>>("external_rights")?
+                    .map(|t| parse_rights(t.split(',').filter(|n| !n.is_empty()))),
             },
         );
     }
@@ -79,6 +103,7 @@ async fn load_shared(db: &Db) -> Result<Shared> {
         projects: Arc::new(projects),
         departments: Arc::new(departments),
         children: Arc::new(children),
+        ceiling: external_ceiling(db).await?,
     })
 }
 
@@ -116,6 +141,8 @@ pub struct Subject {
     pub department_id: Option<i64>,
     /// An API key narrowed to these projects (and their sub-projects).
     pub key_projects: Option<Vec<i64>>,
+    /// An EXTERNAL user, whose rights stay under the ceiling.
+    pub external: bool,
 }
 
 fn facts_from(
@@ -135,6 +162,8 @@ fn facts_from(
         memberships,
         key_projects: subject.key_projects.clone(),
         today,
+        external: subject.external,
+        ceiling: shared.ceiling,
     }
 }
 
@@ -178,7 +207,7 @@ pub async fn subjects(db: &Db, users: &[i64], projects: &[i64]) -> Result<Vec<Fa
     ));
     let rows = db
         .fetch_all(w.query(format!(
-            "SELECT u.user_id, u.profile_id, u.department_id FROM app_user u WHERE {}",
+            "SELECT u.user_id, u.profile_id, u.department_id, u.kind FROM app_user u WHERE {}",
             w.sql()
         )))
         .await?;
@@ -190,6 +219,7 @@ pub async fn subjects(db: &Db, users: &[i64], projects: &[i64]) -> Result<Vec<Fa
             profile_id: row.get("profile_id")?,
             department_id: row.get("department_id")?,
             key_projects: None,
+            external: row.get::<String>("kind")? == "EXTERNAL",
         };
         let m = memberships(db, subject.user_id).await?;
         out.push(facts_from(shared.clone(), &subject, m, today));

@@ -32,6 +32,9 @@ pub struct ProjectFacts {
     /// POTENTIAL or CLOSED: hidden without VIEW_PROJECT_HISTORY or VIEW_ALL_PROJECTS.
     pub historical: bool,
     pub department_id: Option<i64>,
+    /// `externalRights`: narrows the ceiling for external users here and below; None for
+    /// no narrowing.
+    pub external_rights: Option<RightSet>,
 }
 
 /// One membership of the subject, direct (`group_id` None) or through a group.
@@ -70,6 +73,10 @@ pub struct Facts {
     pub key_projects: Option<Vec<i64>>,
     /// The day memberships are checked against.
     pub today: NaiveDate,
+    /// An EXTERNAL user: every right is cut to the ceiling.
+    pub external: bool,
+    /// The global ceiling for external users.
+    pub ceiling: RightSet,
 }
 
 /// How a right reached the subject.
@@ -120,6 +127,8 @@ pub struct Access {
     pub rights: RightSet,
     pub grants: Vec<Grant>,
     pub reason: Option<HiddenReason>,
+    /// What the ceiling for external users took away (always empty for internal users).
+    pub removed_by_ceiling: RightSet,
 }
 
 impl Facts {
@@ -131,8 +140,42 @@ impl Facts {
             .unwrap_or_default()
     }
 
+    /// The default profile's rights as they apply: for an external user, cut to the
+    /// global ceiling (so a customer given an ADMIN profile is no administrator).
+    fn effective_profile(&self) -> RightSet {
+        let all = self.default_profile();
+        if self.external {
+            all.intersect(self.ceiling)
+        } else {
+            all
+        }
+    }
+
     fn global(&self) -> RightSet {
-        normalize_global(self.default_profile())
+        let g = normalize_global(self.default_profile());
+        if self.external {
+            g.intersect(self.ceiling)
+        } else {
+            g
+        }
+    }
+
+    /// The ceiling for external users on a project: the global one narrowed by every
+    /// `externalRights` on the project or above it.
+    pub fn ceiling_on(&self, project_id: i64) -> RightSet {
+        let mut c = self.ceiling;
+        let mut cur = Some(project_id);
+        for _ in 0..=self.projects.len() {
+            let Some(id) = cur else { break };
+            let Some(f) = self.projects.get(&id) else {
+                break;
+            };
+            if let Some(r) = f.external_rights {
+                c = c.intersect(r);
+            }
+            cur = f.parent_id;
+        }
+        c
     }
 
     fn in_department(&self, project_dept: Option<i64>) -> bool {
@@ -203,6 +246,7 @@ impl Facts {
             rights: RightSet::EMPTY,
             grants: Vec::new(),
             reason: Some(reason),
+            removed_by_ceiling: RightSet::EMPTY,
         };
         let Some(project) = self.projects.get(&project_id) else {
             return hidden(HiddenReason::NoAccess);
@@ -240,6 +284,7 @@ impl Facts {
                 rights: RightSet::all_project(),
                 grants,
                 reason: None,
+                removed_by_ceiling: RightSet::EMPTY,
             };
         }
 
@@ -285,12 +330,12 @@ impl Facts {
         let edits = global.contains(Right::EditAllProjects)
             || (global.contains(Right::EditDepartmentProjects) && in_dept);
         if views {
-            let read = self.default_profile().intersect(RightSet::read_rights());
+            let read = self.effective_profile().intersect(RightSet::read_rights());
             rights = rights.union(read);
             grant(read, GrantVia::GlobalRight, None, None, self.profile_id);
         }
         if edits {
-            let all = self.default_profile().project();
+            let all = self.effective_profile().project();
             rights = rights.union(all);
             grant(all, GrantVia::GlobalRight, None, None, self.profile_id);
         }
@@ -318,11 +363,20 @@ impl Facts {
         {
             return hidden(HiddenReason::StatusHidden);
         }
+        // The ceiling for external users, after every step.
+        let mut removed_by_ceiling = RightSet::EMPTY;
+        if self.external {
+            let ceiling = self.ceiling_on(project_id);
+            removed_by_ceiling = rights.iter().filter(|r| !ceiling.contains(*r)).collect();
+            rights = rights.intersect(ceiling);
+            grants.retain(|g| ceiling.contains(g.right));
+        }
         Access {
             visible: true,
             rights,
             grants,
             reason: None,
+            removed_by_ceiling,
         }
     }
 

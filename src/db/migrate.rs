@@ -57,6 +57,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0007_invoice_line_names_no_user.sql"),
         postgres: include_str!("../../migrations/postgres/0007_invoice_line_names_no_user.sql"),
     },
+    Migration {
+        version: 8,
+        name: "external_ceiling",
+        sqlite: include_str!("../../migrations/sqlite/0008_external_ceiling.sql"),
+        postgres: include_str!("../../migrations/postgres/0008_external_ceiling.sql"),
+    },
 ];
 
 /// An arbitrary constant naming Portico's advisory lock on PostgreSQL.

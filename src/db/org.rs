@@ -321,6 +321,16 @@ pub async fn department_would_cycle(db: &Db, id: i64, parent: i64) -> Result<boo
 }
 
 /// The rights named in a profile, for display.
+/// Replaces the global ceiling for external users.
+pub async fn set_external_ceiling(tx: &mut Tx, rights: RightSet) -> Result<()> {
+    tx.execute(q("DELETE FROM external_ceiling")).await?;
+    for r in rights.iter() {
+        tx.execute(q("INSERT INTO external_ceiling (right_name) VALUES ($1)").bind(r.name()))
+            .await?;
+    }
+    Ok(())
+}
+
 pub fn rights_list(r: RightSet) -> Vec<Right> {
     r.iter().collect()
 }

@@ -245,6 +245,22 @@ pub struct ProjectChanges {
     pub budget: Option<Option<i64>>,
 }
 
+/// Sets or clears (`None`) the project's narrowing of the ceiling for external users.
+pub async fn set_external_rights(
+    tx: &mut Tx,
+    id: i64,
+    rights: Option<crate::authz::RightSet>,
+) -> Result<()> {
+    let text = rights.map(|r| r.iter().map(|r| r.name()).collect::<Vec<_>>().join(","));
+    tx.execute(
+        q("UPDATE project SET external_rights = $2 WHERE project_id = $1")
+            .bind(id)
+            .bind(text),
+    )
+    .await?;
+    Ok(())
+}
+
 pub async fn update_project(tx: &mut Tx, id: i64, c: ProjectChanges) -> Result<ProjectRow> {
     let row = tx
         .fetch_one(

@@ -211,12 +211,7 @@ pub async fn scope(ctx: &Context<'_>) -> Result<Arc<Scope>> {
         .access
         .scope(
             db,
-            subject(
-                v.user.id,
-                v.user.profile_id,
-                v.user.department_id,
-                v.key_projects.clone(),
-            ),
+            subject(&v.user, v.key_projects.clone()),
             known_version,
         )
         .await?;
@@ -226,12 +221,7 @@ pub async fn scope(ctx: &Context<'_>) -> Result<Arc<Scope>> {
             .access
             .scope(
                 db,
-                subject(
-                    me.id,
-                    me.profile_id,
-                    me.department_id,
-                    v.key_projects.clone(),
-                ),
+                subject(me, v.key_projects.clone()),
                 None,
             )
             .await?;
@@ -248,17 +238,17 @@ pub async fn scope(ctx: &Context<'_>) -> Result<Arc<Scope>> {
     Ok(s)
 }
 
-fn subject(
-    user_id: i64,
-    profile_id: i64,
-    department_id: Option<i64>,
+/// Whom the policy judges: a user, narrowed by the API key in use.
+pub fn subject(
+    user: &crate::db::users::UserRow,
     key_projects: Option<Vec<i64>>,
 ) -> crate::authz::load::Subject {
     crate::authz::load::Subject {
-        user_id,
-        profile_id,
-        department_id,
+        user_id: user.id,
+        profile_id: user.profile_id,
+        department_id: user.department_id,
         key_projects,
+        external: user.kind == "EXTERNAL",
     }
 }
 

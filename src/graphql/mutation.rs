@@ -211,6 +211,12 @@ pub struct UpdateProfileInput {
 }
 
 #[derive(InputObject)]
+pub struct SetExternalCeilingInput {
+    /// The rights an EXTERNAL user may ever hold; replaces the current ceiling.
+    pub rights: Vec<Right>,
+}
+
+#[derive(InputObject)]
 pub struct CreateGroupInput {
     pub name: String,
 }
@@ -650,6 +656,36 @@ impl AdminMutation {
             .await?
             .ok_or(Error::NotFound)?;
         Ok(Profile(p))
+    }
+
+    /// Replaces the global ceiling for external users. Needs ADMIN; audited. Takes effect
+    /// on every external user's next request.
+    async fn set_external_ceiling(
+        &self,
+        ctx: &Context<'_>,
+        input: SetExternalCeilingInput,
+    ) -> Result<Vec<Right>> {
+        let v = writer(ctx)?;
+        require_global(ctx, Right::Admin).await?;
+        let rights: RightSet = input.rights.iter().copied().collect();
+        let before = crate::authz::load::external_ceiling(&state(ctx).db).await?;
+        let mut tx = begin(ctx).await?;
+        org::set_external_ceiling(&mut tx, rights).await?;
+        commit(
+            ctx,
+            tx,
+            event(
+                v,
+                "SET_EXTERNAL_CEILING",
+                None,
+                serde_json::json!({
+                    "from": before.iter().map(Right::name).collect::<Vec<_>>(),
+                    "to": rights.iter().map(Right::name).collect::<Vec<_>>(),
+                }),
+            ),
+        )
+        .await?;
+        Ok(rights.iter().collect())
     }
 
     /// Creates a group. Needs ADMIN.

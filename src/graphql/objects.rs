@@ -664,6 +664,14 @@ impl Project {
             &page, self.0.id, args, Membership,
         ))
     }
+    /// Narrows the ceiling for external users on this project and below; null for no
+    /// narrowing.
+    async fn external_rights(&self, ctx: &Context<'_>) -> Result<Option<Vec<Right>>> {
+        let s = scope(ctx).await?;
+        Ok(s.project_facts(self.0.id)
+            .and_then(|f| f.external_rights)
+            .map(|r| r.iter().collect()))
+    }
     /// The caller's effective project rights here.
     async fn viewer_rights(&self, ctx: &Context<'_>) -> Result<Vec<Right>> {
         let s = scope(ctx).await?;
@@ -998,6 +1006,8 @@ pub struct AccessExplanation {
     pub visible: bool,
     pub rights: Vec<Right>,
     pub grants: Vec<AccessGrant>,
+    /// Rights the ceiling for external users took away (empty for internal users).
+    pub removed_by_ceiling: Vec<Right>,
     /// Why the project is hidden, when it is.
     pub reason: Option<HiddenReason>,
     /// The reason in words.

@@ -456,6 +456,16 @@ impl Query {
             .collect())
     }
 
+    /// The global ceiling for external users: no EXTERNAL user holds a right outside it,
+    /// whatever profile they are given. Anyone signed in may read it.
+    async fn external_ceiling(&self, ctx: &Context<'_>) -> Result<Vec<Right>> {
+        viewer(ctx)?;
+        Ok(crate::authz::load::external_ceiling(&state(ctx).db)
+            .await?
+            .iter()
+            .collect())
+    }
+
     /// The audit log. Needs ADMIN.
     async fn audit_events(
         &self,
@@ -509,16 +519,7 @@ impl Query {
         } else {
             None
         };
-        let facts = crate::authz::load::facts(
-            db,
-            &crate::authz::load::Subject {
-                user_id: subject.id,
-                profile_id: subject.profile_id,
-                department_id: subject.department_id,
-                key_projects,
-            },
-        )
-        .await?;
+        let facts = crate::authz::load::facts(db, &super::subject(&subject, key_projects)).await?;
         let access = facts.access(project, true);
         let mut grants = Vec::with_capacity(access.grants.len());
         let profiles = org::list_profiles(db).await?;
@@ -547,6 +548,7 @@ impl Query {
             visible: access.visible,
             rights: access.rights.iter().collect(),
             grants,
+            removed_by_ceiling: access.removed_by_ceiling.iter().collect(),
             reason: access.reason,
             message: access.reason.map(|r| reason_text(r).to_string()),
         })

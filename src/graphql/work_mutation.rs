@@ -58,16 +58,7 @@ async fn no_escalation(ctx: &Context<'_>, change: Change, projects: Vec<i64>) ->
     }
     let v = writer(ctx)?;
     let db = &state(ctx).db;
-    let caller = load::facts(
-        db,
-        &load::Subject {
-            user_id: v.user.id,
-            profile_id: v.user.profile_id,
-            department_id: v.user.department_id,
-            key_projects: v.key_projects.clone(),
-        },
-    )
-    .await?;
+    let caller = load::facts(db, &super::subject(&v.user, v.key_projects.clone())).await?;
     let users = match &change {
         Change::Membership { users, .. } => users.clone(),
         Change::Project { .. } => Vec::new(),
@@ -96,6 +87,27 @@ async fn no_escalation(ctx: &Context<'_>, change: Change, projects: Vec<i64>) ->
             )))
         }
     }
+}
+
+/// `externalRights` as given: only rights inside the global ceiling.
+async fn external_rights(
+    ctx: &Context<'_>,
+    given: Option<&Vec<Right>>,
+) -> Result<Option<crate::authz::RightSet>> {
+    let Some(given) = given else {
+        return Ok(None);
+    };
+    let ceiling = load::external_ceiling(&state(ctx).db).await?;
+    if let Some(outside) = given.iter().find(|r| !ceiling.contains(**r)) {
+        return Err(Error::bad_input(
+            "externalRights",
+            format!(
+                "{} is outside the global ceiling for external users",
+                outside.name()
+            ),
+        ));
+    }
+    Ok(Some(given.iter().copied().collect()))
 }
 
 /// Writing a figure needs the right to read it.
@@ -213,6 +225,9 @@ pub struct CreateProjectInput {
     /// False makes the project a "room with its own rights".
     #[graphql(default = true)]
     pub inherit_members: bool,
+    /// Narrow the ceiling for external users here and below (rights inside the global
+    /// ceiling only); none for no narrowing.
+    pub external_rights: Option<Vec<Right>>,
 }
 
 #[derive(InputObject)]
@@ -230,6 +245,10 @@ pub struct UpdateProjectInput {
     /// Move the project: under a project where the caller holds CREATE_SUBPROJECTS, or to
     /// the top level (null) with CREATE_PROJECTS. Never under itself or its descendants.
     pub parent_id: MaybeUndefined<ID>,
+    /// Narrows the ceiling for external users here and below (rights inside the global
+    /// ceiling only); null clears the narrowing. Widening it is refused when it would give
+    /// an external user a right the caller does not hold.
+    pub external_rights: MaybeUndefined<Vec<Right>>,
 }
 
 #[derive(InputObject)]
@@ -493,6 +512,7 @@ impl WorkMutation {
         let department_id =
             id_input_opt("Department", input.department_id.as_ref(), "departmentId")?;
         let budget = money_opt("budget", input.budget)?;
+        let narrowing = external_rights(ctx, input.external_rights.as_ref()).await?;
         visible_ref(ctx, Named::Customer, customer_id, "customerId").await?;
         visible_ref(ctx, Named::Department, department_id, "departmentId").await?;
         if budget.is_some() {
@@ -521,6 +541,9 @@ impl WorkMutation {
         )
         .await
         .map_err(unique_code)?;
+        if narrowing.is_some() {
+            projects::set_external_rights(&mut tx, project.id, narrowing).await?;
+        }
         // ProjeQtOr's automatic affectation; in a room with its own rights the creator
         // would otherwise lose the project they just made.
         if parent.is_none() || !input.inherit_members {
@@ -631,11 +654,17 @@ impl WorkMutation {
                 )
             })?;
         }
+        let narrowing = match &input.external_rights {
+            MaybeUndefined::Undefined => None,
+            MaybeUndefined::Null => Some(None),
+            MaybeUndefined::Value(r) => Some(external_rights(ctx, Some(r)).await?),
+        };
         if let Some(before) = s.project_facts(project.id) {
             let after = ProjectFacts {
                 parent_id: new_parent.unwrap_or(before.parent_id),
                 inherit_members: c.inherit_members.unwrap_or(before.inherit_members),
                 department_id: c.department_id.unwrap_or(before.department_id),
+                external_rights: narrowing.unwrap_or(before.external_rights),
                 ..before
             };
             if after != before {
@@ -665,6 +694,9 @@ impl WorkMutation {
                     "a project cannot move under itself or its own sub-projects",
                 ));
             }
+        }
+        if let Some(n) = narrowing {
+            projects::set_external_rights(&mut tx, project.id, n).await?;
         }
         let updated = projects::update_project(&mut tx, project.id, c)
             .await

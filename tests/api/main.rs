@@ -11,6 +11,7 @@ mod http;
 mod schema;
 mod storage;
 
+mod edges;
 mod leaks;
 mod perf;
 mod scenarios;
