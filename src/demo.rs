@@ -268,6 +268,20 @@ pub async fn load_if_empty(state: &AppState) -> Result<Option<String>> {
             0,
         )
         .await?;
+    // The ceiling for external users: given the strongest project profile, still no cost
+    // figures, no internal documents and no member management.
+    let partner = b
+        .user(
+            "partner@acme.example",
+            "Pat Partner (Acme)",
+            true,
+            Some(acme),
+            None,
+            "Full member",
+            0,
+            0,
+        )
+        .await?;
 
     b.customer = Some(acme);
     b.department = Some(web);
@@ -345,6 +359,7 @@ pub async fn load_if_empty(state: &AppState) -> Result<Option<String>> {
     b.member(&website, &leader, "External project leader")
         .await?;
     b.member(&website, &pm, "Project manager").await?;
+    b.member(&website, &partner, "Project manager").await?;
     b.member(&audit_room, &pm, "Project manager").await?;
 
     // ]project-open[ history rule: a closed project the client was a member of.
@@ -512,6 +527,7 @@ pub async fn load_if_empty(state: &AppState) -> Result<Option<String>> {
         (&pm, format!("{} as project manager, with work and cost", names(&[&program, &contract, &internal, &website, &design, &newsletter, &audit_room]))),
         (&dev, format!("{} as full member: work figures, internal documents, logs own time; no cost", names(&[&program, &contract, &internal]))),
         (&leader, format!("{}; not Security audit (a room with its own rights) and no cost figures", names(&[&website, &design, &newsletter]))),
+        (&partner, format!("{} with the Project manager profile, cut by the ceiling for external users: edits, tasks, timesheets and documents, but no budget or cost, no internal documents, no member management", names(&[&website, &design, &newsletter]))),
         (&client, format!("only {}: its task, the hours on it, the invoice and the shared handbook; not the internal document, not the Escalations folder, not its sibling nor the closed Legacy migration, no cost", names(&[&contract]))),
     ];
     for (u, sees) in rows {

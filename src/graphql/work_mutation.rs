@@ -519,7 +519,15 @@ impl WorkMutation {
             let allowed = match &parent {
                 Some(p) => s.can(p.id, Right::SeeCost),
                 // The creator's rights there will be those of their default profile.
-                None => s.is_admin() || profile_has(ctx, v.user.profile_id, Right::SeeCost).await?,
+                // (cut to the ceiling for an external user).
+                None => {
+                    s.is_admin()
+                        || (profile_has(ctx, v.user.profile_id, Right::SeeCost).await?
+                            && (v.user.kind != "EXTERNAL"
+                                || load::external_ceiling(&state(ctx).db)
+                                    .await?
+                                    .contains(Right::SeeCost)))
+                }
             };
             if !allowed {
                 return Err(Error::forbidden("budget: requires SEE_COST"));

@@ -43,6 +43,30 @@ async fn demo_world_shows_each_user_what_the_printout_says() {
     );
     assert_eq!(project_names(&app, "senior@portico.example").await.len(), 8);
     assert_eq!(project_names(&app, "admin@portico.example").await.len(), 8);
+    // An external user with the Project manager profile stays under the ceiling.
+    assert_eq!(
+        project_names(&app, "partner@acme.example").await,
+        ["Acme Website", "Design", "Newsletter"]
+    );
+    let partner = app
+        .login("partner@acme.example", portico::demo::DEMO_PASSWORD)
+        .await;
+    let (_, body) = app
+        .post(
+            Some(&partner),
+            "{ projects(filter: {topLevelOnly: true}) { nodes { name budget viewerRights } } }",
+            json!({}),
+        )
+        .await;
+    let website = &body["data"]["projects"]["nodes"][0];
+    assert_eq!(website["name"], "Acme Website", "{body}");
+    assert!(website["budget"].is_null(), "{body}");
+    let rights = website["viewerRights"].as_array().unwrap();
+    assert!(rights.contains(&json!("EDIT_PROJECT")), "{body}");
+    for hidden in ["SEE_COST", "MANAGE_MEMBERS", "VIEW_INTERNAL_DOCUMENTS"] {
+        assert!(!rights.contains(&json!(hidden)), "{hidden}: {body}");
+    }
+    assert!(crate::common::redacted(&body, "Project.budget").is_some());
     let pm = project_names(&app, "pm@portico.example").await;
     assert_eq!(pm.len(), 7);
     assert!(!pm.contains(&"Legacy migration".to_string()));
