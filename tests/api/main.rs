@@ -11,6 +11,7 @@ mod http;
 mod schema;
 mod storage;
 
+mod ceiling;
 mod edges;
 mod leaks;
 mod perf;
