@@ -6,7 +6,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use portico::db::{q, Db};
+use portico::db::{q, Backend, Db};
 use portico::AppState;
 use serde_json::{json, Value};
 
@@ -22,6 +22,16 @@ pub static EXCLUSIVE: std::sync::Mutex<()> = std::sync::Mutex::new(());
 /// Takes [`EXCLUSIVE`] (a test that panicked while holding it leaves it usable).
 pub fn exclusive() -> std::sync::MutexGuard<'static, ()> {
     EXCLUSIVE.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Marks a test that does not apply to the backend under test; the caller returns right
+/// after. Rust's test harness has no skip at run time, so the test still counts as passed:
+/// the line `SKIPPED <test>: <why>` goes straight to the process's stderr, past the
+/// harness's capture (which takes `print!`/`eprint!` only), so it shows in every run's
+/// output whatever the test's outcome, and `.ci/run` counts these lines.
+pub fn skip(test: &str, why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "SKIPPED {test}: {why}");
 }
 
 /// Where the test databases live.
@@ -285,6 +295,117 @@ impl TestApp {
             .expect("count")
             .get::<i64>("n")
             .expect("n")
+    }
+}
+
+/// Every table a request may write, for [`unchanged`]: all of the data model, the access
+/// version the triggers bump on any change of access, and the audit log. (Not `session`:
+/// no refusal is a login.)
+pub const EVERY_TABLE: &[&str] = &[
+    "profile",
+    "profile_right",
+    "department",
+    "customer",
+    "app_user",
+    "user_group",
+    "group_member",
+    "project",
+    "membership",
+    "task",
+    "time_entry",
+    "document",
+    "folder_rule",
+    "invoice",
+    "invoice_line",
+    "api_key",
+    "api_key_project",
+    "audit_event",
+    "access_version",
+    "external_ceiling",
+];
+
+/// Columns that a read request may change (an API key's last use), left out of snapshots.
+const BOOKKEEPING_COLUMNS: &[&str] = &["last_used_at"];
+
+/// Every row of `table`, each column as text (`NULL` for null), sorted: what a refusal must
+/// leave as it was.
+pub async fn snapshot(db: &Db, table: &str) -> Vec<Vec<String>> {
+    let columns_sql = match db.backend() {
+        Backend::Sqlite => "SELECT name FROM pragma_table_info($1) ORDER BY cid".to_string(),
+        Backend::Postgres => {
+            "SELECT CAST(column_name AS TEXT) AS name FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position"
+                .to_string()
+        }
+    };
+    let columns: Vec<String> = db
+        .fetch_all(q(columns_sql).bind(table.to_string()))
+        .await
+        .unwrap_or_else(|e| panic!("columns of {table}: {e}"))
+        .iter()
+        .map(|r| r.get::<String>("name").expect("column name"))
+        .filter(|c| !BOOKKEEPING_COLUMNS.contains(&c.as_str()))
+        .collect();
+    assert!(!columns.is_empty(), "no table {table}");
+    let select: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("COALESCE(CAST({c} AS TEXT), 'NULL') AS c{i}"))
+        .collect();
+    let rows = db
+        .fetch_all(q(format!("SELECT {} FROM {table}", select.join(", "))))
+        .await
+        .unwrap_or_else(|e| panic!("rows of {table}: {e}"));
+    let mut out: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            (0..columns.len())
+                .map(|i| {
+                    let v = r.get::<String>(&format!("c{i}")).expect("text column");
+                    format!("{}={v}", columns[i])
+                })
+                .collect()
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Runs `f` (a request that must be refused) and checks that it wrote nothing: every row of
+/// every table of `tables` reads the same before and after. Answers what `f` answered.
+pub async fn unchanged<T, Fut>(app: &TestApp, tables: &[&str], f: impl FnOnce() -> Fut) -> T
+where
+    Fut: std::future::Future<Output = T>,
+{
+    let mut before = Vec::new();
+    for t in tables {
+        before.push(snapshot(&app.state.db, t).await);
+    }
+    let out = f().await;
+    for (t, was) in tables.iter().zip(before) {
+        let now = snapshot(&app.state.db, t).await;
+        if now != was {
+            let gone: Vec<&Vec<String>> = was.iter().filter(|r| !now.contains(r)).collect();
+            let new: Vec<&Vec<String>> = now.iter().filter(|r| !was.contains(r)).collect();
+            panic!("a refused request wrote to {t}:\n  rows gone or changed: {gone:?}\n  rows new or changed: {new:?}");
+        }
+    }
+    out
+}
+
+impl TestApp {
+    /// Runs an operation that must be refused with `code` and write nothing (no table of
+    /// [`EVERY_TABLE`] changes); answers the first error.
+    pub async fn refused(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+        code: &str,
+    ) -> Value {
+        let (got, e) = unchanged(self, EVERY_TABLE, || self.err(token, query, variables)).await;
+        assert_eq!(got, code, "{query}: {e}");
+        e
     }
 }
 

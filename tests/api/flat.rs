@@ -102,37 +102,53 @@ query($kids: Int = 1, $after: String) {
     invoices { nodes { id number periodStart periodEnd status total createdAt issuedAt } }
 } } }";
 
-/// The same, plus in every list a field only the resolvers answer.
+/// The same, plus in every list a field only the resolvers answer. Each replacement must
+/// change the text (a replacement that matched nothing would leave that list on the fast
+/// path, and the test would compare the fast path with itself).
 fn resolved(plain: &str) -> String {
-    plain
-        .replace(
+    let mut text = plain.to_string();
+    for (from, to) in [
+        (
             "{ nodes { name ...N",
             "{ nodes { name ...N project: parent { id }",
-        )
-        .replace(
+        ),
+        (
             "node { name plannedWork",
             "node { name project: parent { id } plannedWork",
-        )
-        .replace(
+        ),
+        (
             "allChildren: children { nodes { name",
             "allChildren: children { nodes { name project: parent { id }",
-        )
-        .replace(
+        ),
+        (
             "leftWork validatedCost",
             "leftWork project { id } validatedCost",
-        )
-        .replace(
+        ),
+        (
             "node { name realCost }",
             "node { name realCost project { id } }",
-        )
-        .replace("nodes { name } }", "nodes { name project { id } } }")
-        .replace(
+        ),
+        ("nodes { name } }", "nodes { name project { id } } }"),
+        (
             "nodes { name plannedWork plannedCost }",
             "nodes { name plannedWork plannedCost project { id } }",
-        )
-        .replace("note createdAt", "note project { id } createdAt")
-        .replace("content createdAt", "content project { id } createdAt")
-        .replace("issuedAt }", "issuedAt project { id } }")
+        ),
+        ("note createdAt", "note project { id } createdAt"),
+        ("content createdAt", "content project { id } createdAt"),
+        ("issuedAt }", "issuedAt project { id } }"),
+    ] {
+        let next = text.replace(from, to);
+        assert_ne!(next, text, "the replacement of {from:?} matched nothing");
+        text = next;
+    }
+    // One slow field per list of PLAIN: projects, tasks (nodes, edges, first page),
+    // children (edges, all), the children's tasks, time entries, documents, invoices.
+    assert_eq!(
+        text.matches("project").count() - plain.matches("project").count(),
+        10,
+        "{text}"
+    );
+    text
 }
 
 /// Drops the `project` fields the slower variant added.

@@ -74,42 +74,42 @@ async fn hidden_items_look_missing_everywhere() {
     assert_eq!(data["timeEntries"]["totalCount"], 0);
     assert_eq!(data["tasks"]["totalCount"], 0);
 
-    // A mutation on a hidden item answers exactly as on a missing one.
+    // A mutation on a hidden item answers exactly as on a missing one, and writes nothing.
     let missing_project = "UHJvamVjdDo5OTk5";
-    let (c1, e1) = app
-        .err(
-            Some(&user),
-            "mutation($p: ID!) { updateProject(input: {id: $p, name: \"x\"}) { id } }",
-            json!({ "p": hidden }),
-        )
+    let update = "mutation($p: ID!) { updateProject(input: {id: $p, name: \"x\"}) { id } }";
+    let e1 = app
+        .refused(Some(&user), update, json!({ "p": hidden }), "NOT_FOUND")
         .await;
-    let (c2, e2) = app
-        .err(
+    let e2 = app
+        .refused(
             Some(&user),
-            "mutation($p: ID!) { updateProject(input: {id: $p, name: \"x\"}) { id } }",
+            update,
             json!({ "p": missing_project }),
+            "NOT_FOUND",
         )
         .await;
-    assert_eq!((c1.as_str(), c2.as_str()), ("NOT_FOUND", "NOT_FOUND"));
     assert_eq!(e1["message"], e2["message"]);
-    let (c, _) = app.err(Some(&user), "mutation($t: ID!) { logTime(input: {taskId: $t, date: \"2026-11-03\", hours: 1}) { id } }", json!({ "t": task })).await;
-    assert_eq!(c, "NOT_FOUND");
-    let (c, _) = app
-        .err(
-            Some(&user),
-            "mutation($i: ID!) { issueInvoice(id: $i) { id } }",
-            json!({ "i": inv }),
-        )
-        .await;
-    assert_eq!(c, "NOT_FOUND");
-    let (c, _) = app
-        .err(
-            Some(&user),
-            "mutation($d: ID!) { deleteDocument(id: $d) { id } }",
-            json!({ "d": doc }),
-        )
-        .await;
-    assert_eq!(c, "NOT_FOUND");
+    app.refused(
+        Some(&user),
+        "mutation($t: ID!) { logTime(input: {taskId: $t, date: \"2026-11-03\", hours: 1}) { id } }",
+        json!({ "t": task }),
+        "NOT_FOUND",
+    )
+    .await;
+    app.refused(
+        Some(&user),
+        "mutation($i: ID!) { issueInvoice(id: $i) { id } }",
+        json!({ "i": inv }),
+        "NOT_FOUND",
+    )
+    .await;
+    app.refused(
+        Some(&user),
+        "mutation($d: ID!) { deleteDocument(id: $d) { id } }",
+        json!({ "d": doc }),
+        "NOT_FOUND",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -350,53 +350,55 @@ async fn users_are_only_named_when_visible_and_rules_only_to_their_managers() {
         .await;
     let p = app.project(&admin, "P", None, json!({})).await;
     app.member(&admin, &p, &pm_id, "Project manager").await;
-    let (code, e) = app
-        .err(Some(&pm), "mutation($p: ID!, $u: ID) { createTask(input: {projectId: $p, name: \"T\", assigneeId: $u}) { id } }", json!({ "p": p, "u": stranger }))
+    let e = app
+        .refused(Some(&pm), "mutation($p: ID!, $u: ID) { createTask(input: {projectId: $p, name: \"T\", assigneeId: $u}) { id } }", json!({ "p": p, "u": stranger }), "BAD_USER_INPUT")
         .await;
-    assert_eq!(
-        (code.as_str(), e["extensions"]["field"].as_str()),
-        ("BAD_USER_INPUT", Some("assigneeId"))
-    );
-    let (code, _) = app
-        .err(Some(&pm), "mutation($p: ID!, $u: ID) { setFolderRule(input: {projectId: $p, folder: \"X\", userId: $u}) { id } }", json!({ "p": p, "u": stranger }))
+    assert_eq!(e["extensions"]["field"], "assigneeId");
+    app.refused(Some(&pm), "mutation($p: ID!, $u: ID) { setFolderRule(input: {projectId: $p, folder: \"X\", userId: $u}) { id } }", json!({ "p": p, "u": stranger }), "BAD_USER_INPUT")
         .await;
-    assert_eq!(code, "BAD_USER_INPUT");
     let rule = app
         .ok(&pm, "mutation($p: ID!, $u: ID) { setFolderRule(input: {projectId: $p, folder: \"X\", userId: $u}) { id } }", json!({ "p": p, "u": pm_id }))
         .await["setFolderRule"]["id"]
         .clone();
     let (m_id, m) = app.person(&admin, "m@test.example", "Full member").await;
     app.member(&admin, &p, &m_id, "Full member").await;
-    let (code, _) = app
-        .err(
-            Some(&m),
-            "mutation($r: ID!) { removeFolderRule(id: $r) { id } }",
-            json!({ "r": rule }),
-        )
-        .await;
-    assert_eq!(
-        code, "NOT_FOUND",
-        "rules are shown to document managers only"
-    );
+    // Rules are shown to document managers only.
+    app.refused(
+        Some(&m),
+        "mutation($r: ID!) { removeFolderRule(id: $r) { id } }",
+        json!({ "r": rule }),
+        "NOT_FOUND",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn narrowed_keys_carry_no_global_powers_and_must_name_projects() {
     let app = spawn().await;
     let admin = app.admin().await;
+    // Other projects around the key's one, so that the narrowing shows: a sub-project of
+    // it (inside), a sibling and a sub-project of that (outside); a member on each side.
     let p = app.project(&admin, "P", None, json!({})).await;
+    app.project(&admin, "P child", Some(&p), json!({})).await;
+    let other = app.project(&admin, "Other", None, json!({})).await;
+    app.project(&admin, "Other child", Some(&other), json!({}))
+        .await;
+    let inside = app.user(&admin, "inside@test.example", "Full member").await;
+    let outside = app
+        .user(&admin, "outside@test.example", "Full member")
+        .await;
+    app.member(&admin, &p, &inside, "Full member").await;
+    app.member(&admin, &other, &outside, "Full member").await;
     let create = "mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) { secret } }";
-    let (code, e) = app
-        .err(
+    let e = app
+        .refused(
             Some(&admin),
             create,
             json!({ "i": { "name": "k", "projectIds": [] } }),
+            "BAD_USER_INPUT",
         )
         .await;
-    assert_eq!(
-        (code.as_str(), e["extensions"]["field"].as_str()),
-        ("BAD_USER_INPUT", Some("projectIds"))
-    );
+    assert_eq!(e["extensions"]["field"], "projectIds");
     let key = app
         .ok(
             &admin,
@@ -407,22 +409,52 @@ async fn narrowed_keys_carry_no_global_powers_and_must_name_projects() {
         .as_str()
         .unwrap()
         .to_string();
-    let seen = app
+    let seen_query = "{ projects { totalCount nodes { name } } users { totalCount nodes { name } } viewer { globalRights } }";
+    let names = |v: &serde_json::Value, list: &str| -> Vec<String> {
+        let mut n: Vec<String> = v[list]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["name"].as_str().unwrap().to_string())
+            .collect();
+        n.sort();
+        n
+    };
+    // The owner, without the key, sees everything...
+    let all = app.ok(&admin, seen_query, json!({})).await;
+    assert_eq!(all["projects"]["totalCount"], 4);
+    assert_eq!(all["users"]["totalCount"], 3);
+    // ...the key, its project and what is below it, with no global right: no ADMIN, so of
+    // the users only the owner and the co-members of the projects it sees.
+    let seen = app.ok(&key, seen_query, json!({})).await;
+    assert_eq!(names(&seen, "projects"), ["P", "P child"], "{seen}");
+    assert_eq!(seen["projects"]["totalCount"], 2);
+    assert_eq!(seen["viewer"]["globalRights"], json!([]));
+    assert_eq!(
+        names(&seen, "users"),
+        ["Root Admin", "inside@test.example"],
+        "{seen}"
+    );
+    assert_eq!(seen["users"]["totalCount"], 2);
+    let hidden = app
         .ok(
             &key,
-            "{ projects { totalCount } users { totalCount } viewer { globalRights } }",
-            json!({}),
+            "query($p: ID!) { project(id: $p) { id } node(id: $p) { id } }",
+            json!({ "p": other }),
         )
         .await;
-    assert_eq!(seen["projects"]["totalCount"], 1);
-    assert_eq!(seen["viewer"]["globalRights"], json!([]));
-    for q in [
-        "{ auditEvents { totalCount } }",
+    assert!(hidden["project"].is_null() && hidden["node"].is_null());
+    let (code, _) = app
+        .err(Some(&key), "{ auditEvents { totalCount } }", json!({}))
+        .await;
+    assert_eq!(code, "FORBIDDEN");
+    app.refused(
+        Some(&key),
         "mutation { createCustomer(input: {name: \"x\"}) { id } }",
-    ] {
-        let (code, _) = app.err(Some(&key), q, json!({})).await;
-        assert_eq!(code, "FORBIDDEN", "{q}");
-    }
+        json!({}),
+        "FORBIDDEN",
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 
 use portico::db::{q, Backend};
 
-use crate::common::{base_url, fresh_database};
+use crate::common::{base_url, fresh_database, skip};
 
 #[tokio::test]
 async fn migrations_apply_once_and_are_idempotent() {
@@ -16,7 +16,7 @@ async fn migrations_apply_once_and_are_idempotent() {
             Backend::Sqlite
         }
     );
-    assert_eq!(portico::db::migrate::run(&db).await.unwrap(), 6);
+    assert_eq!(portico::db::migrate::run(&db).await.unwrap(), 8);
     assert_eq!(portico::db::migrate::run(&db).await.unwrap(), 0);
     // Opening again (as a second server process would) changes nothing.
     let again = portico::open(&url).await.unwrap();
@@ -26,7 +26,7 @@ async fn migrations_apply_once_and_are_idempotent() {
         .unwrap()
         .get("n")
         .unwrap();
-    assert_eq!(n, 6);
+    assert_eq!(n, 8);
     // Every table of the data model exists.
     for table in [
         "profile",
@@ -68,7 +68,10 @@ async fn migrations_apply_once_and_are_idempotent() {
 #[tokio::test]
 async fn sqlite_runs_in_wal_mode_with_foreign_keys() {
     if base_url().is_some() {
-        return;
+        return skip(
+            "storage::sqlite_runs_in_wal_mode_with_foreign_keys",
+            "SQLite settings, on PostgreSQL",
+        );
     }
     let (url, _cleanup) = fresh_database().await;
     let db = portico::open(&url).await.unwrap();
@@ -92,24 +95,111 @@ async fn sqlite_runs_in_wal_mode_with_foreign_keys() {
 async fn constraints_hold_on_both_backends() {
     let (url, _cleanup) = fresh_database().await;
     let db = portico::open(&url).await.unwrap();
-    // A membership must name exactly one of user and group.
-    let err = db
-        .execute(
-            q("INSERT INTO membership (project_id, profile_id, created_at) VALUES (1, 1, $1)")
-                .bind(chrono::Utc::now()),
-        )
+    let now = chrono::Utc::now();
+    // Real rows for every reference, so that only the constraint under test can fail.
+    let profile: i64 = db
+        .fetch_one(q("SELECT MIN(profile_id) AS n FROM profile"))
         .await
-        .unwrap_err();
-    assert!(err.as_database_error().is_some());
-    // A reference to a missing row is refused.
-    let err = db
-        .execute(
-            q("INSERT INTO project (name, status, parent_id, inherit_members, created_at, updated_at) VALUES ('x', 'OPEN', 999, TRUE, $1, $1)")
-                .bind(chrono::Utc::now()),
-        )
+        .unwrap()
+        .get("n")
+        .unwrap();
+    let mut ids = Vec::new();
+    for (what, statement) in [
+        (
+            "project",
+            q("INSERT INTO project (name, status, inherit_members, created_at, updated_at) VALUES ('p', 'OPEN', TRUE, $1, $1) RETURNING project_id AS id")
+                .bind(now),
+        ),
+        (
+            "user",
+            q("INSERT INTO app_user (email, name, kind, profile_id, password_hash, active, created_at) VALUES ('u@x', 'u', 'INTERNAL', $1, 'x', TRUE, $2) RETURNING user_id AS id")
+                .bind(profile)
+                .bind(now),
+        ),
+        (
+            "group",
+            q("INSERT INTO user_group (name, created_at) VALUES ('g', $1) RETURNING group_id AS id")
+                .bind(now),
+        ),
+    ] {
+        let row = db
+            .fetch_one(statement)
+            .await
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        ids.push(row.get::<i64>("id").unwrap());
+    }
+    let (project, user, group) = (ids[0], Some(ids[1]), Some(ids[2]));
+    let membership = |user: Option<i64>,
+                      group: Option<i64>,
+                      from: Option<&str>,
+                      until: Option<&str>| {
+        let day = |d: Option<&str>| d.map(|d| d.parse::<chrono::NaiveDate>().unwrap());
+        q("INSERT INTO membership (project_id, user_id, group_id, profile_id, valid_from, valid_until, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+            .bind(project)
+            .bind(user)
+            .bind(group)
+            .bind(profile)
+            .bind(day(from))
+            .bind(day(until))
+            .bind(now)
+    };
+    let is_check = |e: &sqlx::Error| {
+        e.as_database_error()
+            .is_some_and(|d| d.kind() == sqlx::error::ErrorKind::CheckViolation)
+    };
+    // The same row with exactly one principal and ordered dates is accepted (both days
+    // included: one day is a valid span)...
+    for (user, group) in [(user, None), (None, group)] {
+        db.execute(membership(
+            user,
+            group,
+            Some("2026-01-01"),
+            Some("2026-01-01"),
+        ))
         .await
-        .unwrap_err();
+        .unwrap();
+    }
+    // ...so each of these fails on its CHECK only: a membership names exactly one of user
+    // and group, and does not end before it starts.
+    for (case, user, group, from, until) in [
+        ("neither user nor group", None, None, None, None),
+        ("both user and group", user, group, None, None),
+        (
+            "ends before it starts",
+            user,
+            None,
+            Some("2026-01-02"),
+            Some("2026-01-01"),
+        ),
+    ] {
+        let err = db
+            .execute(membership(user, group, from, until))
+            .await
+            .expect_err(case);
+        assert!(is_check(&err), "{case}: {err}");
+    }
+    // A folder rule too names exactly one principal.
+    let rule = |user: Option<i64>, group: Option<i64>| {
+        q("INSERT INTO folder_rule (project_id, folder, user_id, group_id, created_at) VALUES ($1, 'F', $2, $3, $4)")
+            .bind(project)
+            .bind(user)
+            .bind(group)
+            .bind(now)
+    };
+    db.execute(rule(user, None)).await.unwrap();
+    for (user, group) in [(None, None), (user, group)] {
+        let err = db.execute(rule(user, group)).await.unwrap_err();
+        assert!(is_check(&err), "{user:?} {group:?}: {err}");
+    }
+    // A reference to a missing row is refused; the same row with a real parent is not.
+    let child = |parent: i64| {
+        q("INSERT INTO project (name, status, parent_id, inherit_members, created_at, updated_at) VALUES ('x', 'OPEN', $1, TRUE, $2, $2)")
+            .bind(parent)
+            .bind(now)
+    };
+    let err = db.execute(child(project + 1000)).await.unwrap_err();
     assert!(portico::db::is_foreign_key_violation(&err), "{err}");
+    db.execute(child(project)).await.unwrap();
 }
 
 /// SQLite's plans for nested pages, on a seeded world with its statistics: every table is
@@ -125,7 +215,10 @@ async fn nested_pages_never_scan_a_table_on_sqlite() {
     use portico::db::list::{children_query, PageArgs, Rel};
     use portico::db::{documents, entries, invoices, projects, tasks, Query};
     if base_url().is_some() {
-        return;
+        return skip(
+            "storage::nested_pages_never_scan_a_table_on_sqlite",
+            "SQLite's query plans, on PostgreSQL",
+        );
     }
     let _alone = crate::common::exclusive();
     let app = crate::common::spawn_empty().await;
@@ -151,6 +244,7 @@ async fn nested_pages_never_scan_a_table_on_sqlite() {
         profile_id: me.get("profile_id").unwrap(),
         department_id: me.get("department_id").unwrap(),
         key_projects: None,
+        external: false,
     };
     let scope = app.state.access.scope(db, subject, None).await.unwrap();
     let parents: Vec<i64> = scope.visible_ids().to_vec();
