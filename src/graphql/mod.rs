@@ -209,21 +209,13 @@ pub async fn scope(ctx: &Context<'_>) -> Result<Arc<Scope>> {
         .take();
     let mut s = state(ctx)
         .access
-        .scope(
-            db,
-            subject(&v.user, v.key_projects.clone()),
-            known_version,
-        )
+        .scope(db, subject(&v.user, v.key_projects.clone()), known_version)
         .await?;
     if let (Some(me), Some(_)) = (&v.impersonator, v.via.api_key_id()) {
         // "View as" through an API key stays inside what the key alone may read.
         let limit = state(ctx)
             .access
-            .scope(
-                db,
-                subject(me, v.key_projects.clone()),
-                None,
-            )
+            .scope(db, subject(me, v.key_projects.clone()), None)
             .await?;
         s = Arc::new(s.intersect(&limit));
     }
