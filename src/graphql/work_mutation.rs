@@ -89,6 +89,31 @@ async fn no_escalation(ctx: &Context<'_>, change: Change, projects: Vec<i64>) ->
     }
 }
 
+/// A change to a project's place, inheritance, department, status or narrowing of the
+/// ceiling, through the one grant check: its members are those of the project's subtree
+/// and of its ancestors, before and after.
+async fn project_change_allowed(
+    ctx: &Context<'_>,
+    s: &Scope,
+    project_id: i64,
+    change: impl FnOnce(ProjectFacts) -> ProjectFacts,
+) -> Result<()> {
+    let Some(before) = s.project_facts(project_id) else {
+        return Ok(());
+    };
+    let after = change(before);
+    if after == before {
+        return Ok(());
+    }
+    let mut reached = s.subtree(project_id);
+    reached.extend(s.ancestors(project_id));
+    if let Some(p) = after.parent_id.filter(|p| Some(*p) != before.parent_id) {
+        reached.push(p);
+        reached.extend(s.ancestors(p));
+    }
+    no_escalation(ctx, Change::Project { project_id, after }, reached).await
+}
+
 /// `externalRights` as given: only rights inside the global ceiling.
 async fn external_rights(
     ctx: &Context<'_>,
@@ -667,32 +692,14 @@ impl WorkMutation {
             MaybeUndefined::Null => Some(None),
             MaybeUndefined::Value(r) => Some(external_rights(ctx, Some(r)).await?),
         };
-        if let Some(before) = s.project_facts(project.id) {
-            let after = ProjectFacts {
-                parent_id: new_parent.unwrap_or(before.parent_id),
-                inherit_members: c.inherit_members.unwrap_or(before.inherit_members),
-                department_id: c.department_id.unwrap_or(before.department_id),
-                external_rights: narrowing.unwrap_or(before.external_rights),
-                ..before
-            };
-            if after != before {
-                let mut reached = s.subtree(project.id);
-                reached.extend(s.ancestors(project.id));
-                if let Some(Some(p)) = new_parent {
-                    reached.push(p);
-                    reached.extend(s.ancestors(p));
-                }
-                no_escalation(
-                    ctx,
-                    Change::Project {
-                        project_id: project.id,
-                        after,
-                    },
-                    reached,
-                )
-                .await?;
-            }
-        }
+        project_change_allowed(ctx, &s, project.id, |before| ProjectFacts {
+            parent_id: new_parent.unwrap_or(before.parent_id),
+            inherit_members: c.inherit_members.unwrap_or(before.inherit_members),
+            department_id: c.department_id.unwrap_or(before.department_id),
+            external_rights: narrowing.unwrap_or(before.external_rights),
+            ..before
+        })
+        .await?;
         let mut tx = begin(ctx).await?;
         if let Some(Some(parent)) = new_parent {
             projects::lock_tree(&mut tx).await?;
@@ -735,28 +742,14 @@ impl WorkMutation {
         require(&s, project.id, Right::EditProject)?;
         // Reopening a POTENTIAL or CLOSED project shows it to members who lack
         // VIEW_PROJECT_HISTORY: their rights there must be the caller's too.
-        if let Some(before) = s.project_facts(project.id) {
-            let after = ProjectFacts {
-                historical: matches!(
-                    input.status,
-                    ProjectStatus::Potential | ProjectStatus::Closed
-                ),
-                ..before
-            };
-            if after != before {
-                let mut reached = s.subtree(project.id);
-                reached.extend(s.ancestors(project.id));
-                no_escalation(
-                    ctx,
-                    Change::Project {
-                        project_id: project.id,
-                        after,
-                    },
-                    reached,
-                )
-                .await?;
-            }
-        }
+        project_change_allowed(ctx, &s, project.id, |before| ProjectFacts {
+            historical: matches!(
+                input.status,
+                ProjectStatus::Potential | ProjectStatus::Closed
+            ),
+            ..before
+        })
+        .await?;
         let mut tx = begin(ctx).await?;
         let updated = projects::update_project(
             &mut tx,
