@@ -63,6 +63,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0008_external_ceiling.sql"),
         postgres: include_str!("../../migrations/postgres/0008_external_ceiling.sql"),
     },
+    Migration {
+        version: 9,
+        name: "project_code_scoped",
+        sqlite: include_str!("../../migrations/sqlite/0009_project_code_scoped.sql"),
+        postgres: include_str!("../../migrations/postgres/0009_project_code_scoped.sql"),
+    },
 ];
 
 /// An arbitrary constant naming Portico's advisory lock on PostgreSQL.

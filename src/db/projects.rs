@@ -297,8 +297,23 @@ pub async fn update_project(tx: &mut Tx, id: i64, c: ProjectChanges) -> Result<P
     from_row(&row)
 }
 
-/// Serialises changes to the project tree (moves), so that two concurrent moves cannot
-/// together make a cycle. SQLite's write transactions are serial already.
+/// Projects other than `except` that carry `code`, visible or not (the caller decides
+/// which clash it may be told of). Read inside the writing transaction, after
+/// [`lock_tree`].
+pub async fn ids_with_code_unscoped(tx: &mut Tx, code: &str, except: i64) -> Result<Vec<i64>> {
+    let rows = tx
+        .fetch_all(
+            q("SELECT project_id FROM project WHERE code = $1 AND project_id <> $2")
+                .bind(code)
+                .bind(except),
+        )
+        .await?;
+    rows.iter().map(|r| Ok(r.get("project_id")?)).collect()
+}
+
+/// Serialises changes to the project tree (moves) and to codes, so that two concurrent
+/// moves cannot together make a cycle, nor two creations one code twice. SQLite's write
+/// transactions are serial already.
 pub async fn lock_tree(tx: &mut Tx) -> Result<()> {
     if tx.backend() == super::Backend::Postgres {
         tx.execute(q("SELECT pg_advisory_xact_lock($1)").bind(0x0070_7472_6565_i64))

@@ -22,7 +22,7 @@ use crate::db::invoices;
 use crate::db::org::{self, Named};
 use crate::db::projects::{self, NewMembership, NewProject, ProjectChanges, ProjectRow};
 use crate::db::tasks::{self, TaskFields};
-use crate::db::{is_unique_violation, users, Tx};
+use crate::db::{users, Tx};
 use crate::error::{Error, Result};
 
 #[derive(Default)]
@@ -216,13 +216,17 @@ async fn visible_ref(ctx: &Context<'_>, kind: Named, id: Option<i64>, field: &st
     Ok(())
 }
 
-fn unique_code(e: Error) -> Error {
-    match e {
-        Error::Database(ref d) if is_unique_violation(d) => {
-            Error::bad_input("code", "this code is already in use")
-        }
-        other => other,
+/// A project code is unique among the projects the caller can see: a clash with a project
+/// it cannot see is no clash, so the answer never tells that such a project exists.
+/// Checked in the writing transaction, under the tree lock.
+async fn code_free(tx: &mut Tx, s: &Scope, code: Option<&str>, except: i64) -> Result<()> {
+    let Some(code) = code else { return Ok(()) };
+    projects::lock_tree(tx).await?;
+    let clashes = projects::ids_with_code_unscoped(tx, code, except).await?;
+    if clashes.iter().any(|p| s.sees(*p)) {
+        return Err(Error::bad_input("code", "this code is already in use"));
     }
+    Ok(())
 }
 
 /// A project the caller sees, by global id, or NOT_FOUND.
@@ -559,6 +563,7 @@ impl WorkMutation {
             }
         }
         let mut tx = begin(ctx).await?;
+        code_free(&mut tx, &s, code.as_deref(), 0).await?;
         let project = projects::create_project(
             &mut tx,
             NewProject {
@@ -572,8 +577,7 @@ impl WorkMutation {
                 budget,
             },
         )
-        .await
-        .map_err(unique_code)?;
+        .await?;
         if narrowing.is_some() {
             projects::set_external_rights(&mut tx, project.id, narrowing).await?;
         }
@@ -713,9 +717,14 @@ impl WorkMutation {
         if let Some(n) = narrowing {
             projects::set_external_rights(&mut tx, project.id, n).await?;
         }
-        let updated = projects::update_project(&mut tx, project.id, c)
-            .await
-            .map_err(unique_code)?;
+        code_free(
+            &mut tx,
+            &s,
+            c.code.as_ref().and_then(|c| c.as_deref()),
+            project.id,
+        )
+        .await?;
+        let updated = projects::update_project(&mut tx, project.id, c).await?;
         commit(
             ctx,
             tx,

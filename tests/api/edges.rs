@@ -1395,3 +1395,72 @@ async fn membership_dates_are_inclusive() {
         ["Ends today", "Starts today", "Today only"]
     );
 }
+
+/// "A uniqueness clash with an invisible object must not say 'already in use'": a project
+/// code is unique among the projects the caller can see, so a hidden project's code tells
+/// nothing, while a visible one's is refused as taken (and nothing is written).
+#[tokio::test]
+async fn a_code_clash_with_an_invisible_project_says_nothing() {
+    let app = spawn().await;
+    let admin = app.admin().await;
+    app.project(&admin, "Hidden", None, json!({ "code": "SECRET-1" }))
+        .await;
+    app.new_profile(&admin, "Creator", &["CREATE_PROJECTS", "EDIT_PROJECT"])
+        .await;
+    let (_, lead) = app.person(&admin, "lead@test.example", "Creator").await;
+    let create = "mutation($i: CreateProjectInput!) { createProject(input: $i) { id code } }";
+    // The hidden project's code is free for this caller.
+    let mine = app
+        .ok(
+            &lead,
+            create,
+            json!({ "i": { "name": "Mine", "code": "SECRET-1" } }),
+        )
+        .await;
+    assert_eq!(mine["createProject"]["code"], "SECRET-1");
+    // Its own project's code is not: the clash is visible to it.
+    let body = app
+        .refused(
+            Some(&lead),
+            create,
+            json!({ "i": { "name": "Again", "code": "SECRET-1" } }),
+            "BAD_USER_INPUT",
+        )
+        .await;
+    assert_eq!(body["extensions"]["field"], "code", "{body}");
+    // Renaming a code onto a visible one is refused the same way; onto a hidden one, not.
+    let other = app
+        .ok(
+            &lead,
+            create,
+            json!({ "i": { "name": "Other", "code": "OTHER-1" } }),
+        )
+        .await["createProject"]["id"]
+        .clone();
+    let update = "mutation($i: UpdateProjectInput!) { updateProject(input: $i) { code } }";
+    app.refused(
+        Some(&lead),
+        update,
+        json!({ "i": { "id": other, "code": "SECRET-1" } }),
+        "BAD_USER_INPUT",
+    )
+    .await;
+    app.project(&admin, "Hidden two", None, json!({ "code": "SECRET-2" }))
+        .await;
+    let moved = app
+        .ok(
+            &lead,
+            update,
+            json!({ "i": { "id": other, "code": "SECRET-2" } }),
+        )
+        .await;
+    assert_eq!(moved["updateProject"]["code"], "SECRET-2");
+    // The administrator sees both projects named SECRET-1, and a third is refused.
+    app.refused(
+        Some(&admin),
+        create,
+        json!({ "i": { "name": "Third", "code": "SECRET-1" } }),
+        "BAD_USER_INPUT",
+    )
+    .await;
+}
