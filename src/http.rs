@@ -469,13 +469,32 @@ async fn execute(
     // The access version read with the credentials holds for the first operation, when it
     // is a query: a mutation, or an earlier operation of a batch, may change access.
     let mut access_version = viewer.as_ref().map(|v| v.access_version);
+    // One `login` per HTTP request, batches included: a request cannot check many passwords.
+    let mut logins = 0;
     for mut request in requests {
         metrics.operations.fetch_add(1, Ordering::Relaxed);
         let known_version = access_version
             .take()
             .filter(|_| operation_type(&mut request) == Some(OperationType::Query));
         let rc = Arc::new(RequestCtx::new(viewer.clone(), known_version));
-        let response = shared.schema.execute(request.data(rc.clone())).await;
+        let refused = match crate::graphql::hygiene::check(&mut request) {
+            Err(e) => Some(e),
+            Ok(n) => {
+                logins += n;
+                (n > 0 && logins > 1)
+                    .then(|| Error::bad_input("login", "at most one login per request"))
+            }
+        };
+        let response = match refused {
+            Some(e) => {
+                // A request error: no location or path, the code and field of `e`.
+                let e = async_graphql::ErrorExtensions::extend(&e);
+                let mut se = async_graphql::ServerError::new(e.message, None);
+                se.extensions = e.extensions;
+                async_graphql::Response::from_errors(vec![se])
+            }
+            None => shared.schema.execute(request.data(rc.clone())).await,
+        };
         let (body, request_error) = finish(response, &rc, metrics);
         all_request_errors &= request_error;
         bodies.push(body);

@@ -2,6 +2,7 @@
 
 pub mod connection;
 pub mod flat;
+pub mod hygiene;
 pub mod ids;
 pub mod loaders;
 pub mod mutation;

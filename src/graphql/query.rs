@@ -29,14 +29,15 @@ pub struct ProjectFilter {
     pub parent_id: Option<ID>,
     /// Only projects without a parent.
     pub top_level_only: Option<bool>,
-    /// Case-insensitive match on name or code.
+    /// Case-insensitive match on name or code; at most 200 characters.
     pub search: Option<String>,
 }
 
 /// Narrows `users`.
 #[derive(InputObject, Default)]
 pub struct UserFilter {
-    /// Case-insensitive match on the name (and, for ADMIN, the email).
+    /// Case-insensitive match on the name (and, for ADMIN, the email); at most 200
+    /// characters.
     pub search: Option<String>,
     pub kind: Option<UserKind>,
     pub customer_id: Option<ID>,
@@ -159,6 +160,21 @@ async fn user_filter(ctx: &Context<'_>, id: &Option<ID>) -> Result<Option<i64>> 
     Ok(Some(if seen.is_empty() { 0 } else { n }))
 }
 
+/// Longest search text: a longer one is no search a person types, and SQLite's LIKE
+/// refuses patterns past 50,000 bytes.
+pub const MAX_SEARCH: usize = 200;
+
+/// A search text, bounded.
+fn search(text: Option<String>) -> Result<Option<String>> {
+    match text {
+        Some(t) if t.chars().count() > MAX_SEARCH => Err(Error::bad_input(
+            "search",
+            format!("must be at most {MAX_SEARCH} characters"),
+        )),
+        other => Ok(other),
+    }
+}
+
 /// A filter by customer: one the caller may not see matches nothing.
 async fn customer_filter(ctx: &Context<'_>, id: &Option<ID>) -> Result<Option<i64>> {
     let Some(n) = filter_id("Customer", id) else {
@@ -271,7 +287,7 @@ impl Query {
             // A parent the caller cannot see matches nothing (it would reveal that it exists).
             parent_id: filter_id("Project", &f.parent_id).map(|p| if s.sees(p) { p } else { 0 }),
             top_level_only: f.top_level_only.unwrap_or(false),
-            search: f.search,
+            search: search(f.search)?,
         };
         let page = projects::list_projects(&state(ctx).db, &s, &db_filter, args).await?;
         Ok(ProjectConnection::new(page, args, Project::new))
@@ -395,7 +411,7 @@ impl Query {
             ));
         }
         let db_filter = DbUserFilter {
-            search: f.search,
+            search: search(f.search)?,
             kind: f.kind.map(|k| k.as_str().to_string()),
             customer_id: customer_filter(ctx, &f.customer_id).await?,
         };

@@ -240,7 +240,7 @@ async fn visible_project(ctx: &Context<'_>, scope: &Scope, id: &ID) -> Result<Pr
 #[derive(InputObject)]
 pub struct CreateProjectInput {
     pub name: String,
-    /// A short unique code.
+    /// A short code, unique among the projects the caller can see.
     pub code: Option<String>,
     /// Make it a sub-project of this project (needs CREATE_SUBPROJECTS there); without it,
     /// a top-level project (needs CREATE_PROJECTS).

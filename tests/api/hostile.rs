@@ -1,0 +1,156 @@
+//! A careless or hostile client: input the database would reject, searches no person types,
+//! and one request trying many passwords. Each is refused before it reaches the database,
+//! with the api.md code naming the field, and writes nothing.
+
+use serde_json::json;
+
+use crate::common::{send, spawn, unchanged, EVERY_TABLE};
+
+/// The error's code and field, and whether the answer carried data.
+fn code_and_field(body: &serde_json::Value) -> (String, String) {
+    let e = &body["errors"][0];
+    (
+        e["extensions"]["code"].as_str().unwrap_or("").to_string(),
+        e["extensions"]["field"].as_str().unwrap_or("").to_string(),
+    )
+}
+
+#[tokio::test]
+async fn a_nul_character_is_bad_user_input_naming_its_field() {
+    let app = spawn().await;
+    let admin = app.admin().await;
+    // In a variable, anonymously: the login's email (PostgreSQL rejects NUL in text).
+    let login =
+        "mutation($e: String!, $p: String!) { login(input: {email: $e, password: $p}) { token } }";
+    let (status, body) = unchanged(&app, EVERY_TABLE, || {
+        app.post(
+            None,
+            login,
+            json!({ "e": "someone\u{0}@test.example", "p": "whatever it is" }),
+        )
+    })
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        code_and_field(&body),
+        ("BAD_USER_INPUT".into(), "email".into()),
+        "{body}"
+    );
+    // Deep in an input object given as a variable.
+    let create = "mutation($i: CreateProjectInput!) { createProject(input: $i) { id } }";
+    let (_, body) = unchanged(&app, EVERY_TABLE, || {
+        app.post(
+            Some(&admin),
+            create,
+            json!({ "i": { "name": "Fine", "code": "A\u{0}B" } }),
+        )
+    })
+    .await;
+    assert_eq!(
+        code_and_field(&body),
+        ("BAD_USER_INPUT".into(), "code".into()),
+        "{body}"
+    );
+    // As a literal in the document (an escaped NUL in a GraphQL string).
+    let (_, body) = unchanged(&app, EVERY_TABLE, || {
+        app.post(
+            Some(&admin),
+            "mutation { createProject(input: {name: \"a\\u0000b\"}) { id } }",
+            json!({}),
+        )
+    })
+    .await;
+    assert_eq!(
+        code_and_field(&body),
+        ("BAD_USER_INPUT".into(), "name".into()),
+        "{body}"
+    );
+    // And in a query's filter.
+    let (_, body) = app
+        .post(
+            Some(&admin),
+            "query($s: String) { projects(filter: {search: $s}) { totalCount } }",
+            json!({ "s": "x\u{0}" }),
+        )
+        .await;
+    assert_eq!(
+        code_and_field(&body),
+        ("BAD_USER_INPUT".into(), "search".into()),
+        "{body}"
+    );
+    // The same text without the NUL is accepted.
+    app.ok(
+        &admin,
+        create,
+        json!({ "i": { "name": "Fine", "code": "AB" } }),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_search_is_bounded() {
+    let app = spawn().await;
+    let admin = app.admin().await;
+    let q = "query($s: String) { projects(filter: {search: $s}) { totalCount } users(filter: {search: $s}) { totalCount } }";
+    let (_, body) = app
+        .post(Some(&admin), q, json!({ "s": "x".repeat(50_000) }))
+        .await;
+    assert_eq!(
+        code_and_field(&body),
+        ("BAD_USER_INPUT".into(), "search".into()),
+        "{body}"
+    );
+    let data = app.ok(&admin, q, json!({ "s": "x".repeat(200) })).await;
+    assert_eq!(data["projects"]["totalCount"], 0);
+}
+
+#[tokio::test]
+async fn one_request_checks_at_most_one_password() {
+    let app = spawn().await;
+    let failed = "SELECT COUNT(*) AS n FROM audit_event WHERE action = 'LOGIN_FAILED'";
+    // Aliases: 20 guesses in one document; none is checked, nothing is recorded.
+    let guesses: String = (0..20)
+        .map(|i| {
+            format!(
+                "g{i}: login(input: {{email: \"root@test.example\", password: \"guess-number-{i}\"}}) {{ token }} "
+            )
+        })
+        .collect();
+    let doc = format!("mutation {{ {guesses} }}");
+    let (status, body) = unchanged(&app, EVERY_TABLE, || app.post(None, &doc, json!({}))).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        code_and_field(&body),
+        ("BAD_USER_INPUT".into(), "login".into()),
+        "{body}"
+    );
+    assert_eq!(app.count(failed).await, 0);
+    // A batch of logins: the first is checked, the rest refused unchecked.
+    let one = |pw: &str| {
+        json!({
+            "query": "mutation($p: String!) { login(input: {email: \"root@test.example\", password: $p}) { token } }",
+            "variables": { "p": pw },
+        })
+    };
+    let batch = json!([
+        one("wrong password 1"),
+        one("wrong password 2"),
+        one("wrong password 3")
+    ]);
+    let (_, answers) = send(&app.client, &app.url, None, &batch).await;
+    let codes: Vec<String> = answers
+        .as_array()
+        .expect("a batch answer")
+        .iter()
+        .map(|a| code_and_field(a).0)
+        .collect();
+    assert_eq!(
+        codes,
+        ["UNAUTHENTICATED", "BAD_USER_INPUT", "BAD_USER_INPUT"],
+        "{answers}"
+    );
+    assert_eq!(app.count(failed).await, 1);
+    // One login alone still works.
+    app.login(crate::common::ADMIN_EMAIL, crate::common::PASSWORD)
+        .await;
+}
