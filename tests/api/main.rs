@@ -13,6 +13,7 @@ mod storage;
 
 mod ceiling;
 mod edges;
+mod hostile;
 mod leaks;
 mod perf;
 mod scenarios;
