@@ -82,6 +82,10 @@ pub struct ServeArgs {
     /// How many password hashes may run at once (Argon2id is deliberately slow).
     #[arg(long, env = "PORTICO_HASH_THREADS", default_value_t = 2)]
     pub hash_threads: usize,
+    /// How long one HTTP request's operations may run, in seconds; then they are cancelled
+    /// (their database work with them) and answered QUERY_TOO_COMPLEX.
+    #[arg(long, env = "PORTICO_REQUEST_TIMEOUT_SECS", default_value_t = crate::DEFAULT_REQUEST_TIMEOUT_SECS)]
+    pub request_timeout_secs: u64,
     /// Log format.
     #[arg(long, env = "PORTICO_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

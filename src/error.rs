@@ -16,9 +16,14 @@ pub enum Error {
     Unauthenticated,
     Forbidden(String),
     NotFound,
-    BadInput { field: String, message: String },
+    BadInput {
+        field: String,
+        message: String,
+    },
     Conflict(String),
     RateLimited,
+    /// More than the server answers at once (QUERY_TOO_COMPLEX).
+    TooComplex(String),
     Database(sqlx::Error),
     Other(anyhow::Error),
 }
@@ -57,7 +62,7 @@ impl Error {
             Error::Unauthenticated => {
                 "authentication required: send a valid session token or API key".into()
             }
-            Error::Forbidden(m) | Error::Conflict(m) => m.clone(),
+            Error::Forbidden(m) | Error::Conflict(m) | Error::TooComplex(m) => m.clone(),
             Error::NotFound => "not found".into(),
             Error::BadInput { field, message } => format!("{field}: {message}"),
             Error::RateLimited => "too many requests, retry later".into(),
@@ -74,6 +79,7 @@ impl Error {
             Error::BadInput { .. } => "BAD_USER_INPUT",
             Error::Conflict(_) => "CONFLICT",
             Error::RateLimited => "RATE_LIMITED",
+            Error::TooComplex(_) => "QUERY_TOO_COMPLEX",
             Error::Database(_) | Error::Other(_) => "INTERNAL",
         }
     }

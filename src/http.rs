@@ -18,6 +18,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use serde_json::{json, Map, Value};
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::auth::{self, Viewer};
 use crate::db::audit::{self, NewEvent};
@@ -45,14 +46,38 @@ struct Shared {
 pub fn router(state: AppState) -> Router {
     let schema = graphql::schema(state.clone());
     let shared = Arc::new(Shared { state, schema });
-    Router::new()
+    let mut router = Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .layer(DefaultBodyLimit::max(MAX_BODY))
-        .with_state(shared)
+        .layer(DefaultBodyLimit::max(MAX_BODY));
+    for (name, value) in SECURITY_HEADERS {
+        router = router.layer(SetResponseHeaderLayer::if_not_present(
+            name,
+            HeaderValue::from_static(value),
+        ));
+    }
+    router.with_state(shared)
 }
+
+/// Headers on every answer: nothing is to be sniffed, framed, cached (answers carry
+/// session tokens and private data) or sent on as a referrer; an answer is data, never a
+/// page that runs anything (the IDE page sets its own, wider policy).
+const SECURITY_HEADERS: [(header::HeaderName, &str); 5] = [
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (header::X_FRAME_OPTIONS, "DENY"),
+    (header::CACHE_CONTROL, "no-store"),
+    (header::REFERRER_POLICY, "no-referrer"),
+    (
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'none'; frame-ancestors 'none'",
+    ),
+];
+
+/// The IDE page loads GraphiQL from its CDN and runs one inline script; it talks only to
+/// this server.
+const IDE_POLICY: &str = "default-src 'none'; script-src https://unpkg.com 'unsafe-inline'; style-src https://unpkg.com 'unsafe-inline'; font-src https://unpkg.com data:; img-src data:; connect-src 'self'; frame-ancestors 'none'";
 
 /// Counters for `/metrics`.
 #[derive(Default)]
@@ -267,7 +292,12 @@ async fn graphql_get(
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
     let Some(query) = params.get("query") else {
-        return Html(IDE_HTML).into_response();
+        let mut page = Html(IDE_HTML).into_response();
+        page.headers_mut().insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(IDE_POLICY),
+        );
+        return page;
     };
     let Some(media) = negotiate(&headers) else {
         return plain(
@@ -471,6 +501,8 @@ async fn execute(
     let mut access_version = viewer.as_ref().map(|v| v.access_version);
     // One `login` per HTTP request, batches included: a request cannot check many passwords.
     let mut logins = 0;
+    // One deadline for all of the request's operations.
+    let deadline = tokio::time::Instant::from_std(started) + shared.state.request_timeout;
     for mut request in requests {
         metrics.operations.fetch_add(1, Ordering::Relaxed);
         let known_version = access_version
@@ -486,14 +518,19 @@ async fn execute(
             }
         };
         let response = match refused {
-            Some(e) => {
-                // A request error: no location or path, the code and field of `e`.
-                let e = async_graphql::ErrorExtensions::extend(&e);
-                let mut se = async_graphql::ServerError::new(e.message, None);
-                se.extensions = e.extensions;
-                async_graphql::Response::from_errors(vec![se])
+            Some(e) => refused_whole(&e),
+            None => {
+                let run = shared.schema.execute(request.data(rc.clone()));
+                match tokio::time::timeout_at(deadline, run).await {
+                    Ok(response) => response,
+                    // Dropping the execution cancels its statements and returns their
+                    // connections; the caller learns why.
+                    Err(_) => refused_whole(&Error::TooComplex(format!(
+                        "the request ran past the server's limit of {} s and was stopped; ask for fewer items",
+                        shared.state.request_timeout.as_secs()
+                    ))),
+                }
             }
-            None => shared.schema.execute(request.data(rc.clone())).await,
         };
         let (body, request_error) = finish(response, &rc, metrics);
         all_request_errors &= request_error;
@@ -512,6 +549,15 @@ async fn execute(
         };
         respond(status, media, bodies.pop().unwrap_or_default())
     }
+}
+
+/// An operation refused as a whole, before or while it ran: one error with the code (and
+/// field) of `e`, no location or path, no data.
+fn refused_whole(e: &Error) -> async_graphql::Response {
+    let e = async_graphql::ErrorExtensions::extend(e);
+    let mut se = async_graphql::ServerError::new(e.message, None);
+    se.extensions = e.extensions;
+    async_graphql::Response::from_errors(vec![se])
 }
 
 /// Serialises a response: every error gets a code, a request error loses `data`, and

@@ -18,6 +18,9 @@ use std::sync::Arc;
 use auth::password::Hasher;
 use db::Db;
 
+/// The default of `--request-timeout-secs`.
+pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 30;
+
 /// What every request can reach.
 #[derive(Clone)]
 pub struct AppState {
@@ -27,6 +30,8 @@ pub struct AppState {
     pub metrics: Arc<http::Metrics>,
     /// Callers' scopes, valid while the database's access version stays the same.
     pub access: Arc<authz::load::AccessCache>,
+    /// How long one HTTP request's operations may run before they are cancelled.
+    pub request_timeout: std::time::Duration,
 }
 
 impl AppState {
@@ -37,6 +42,7 @@ impl AppState {
             session_ttl: chrono::Duration::hours(session_ttl_hours.into()),
             metrics: Arc::new(http::Metrics::default()),
             access: Arc::new(authz::load::AccessCache::default()),
+            request_timeout: std::time::Duration::from_secs(DEFAULT_REQUEST_TIMEOUT_SECS),
         }
     }
 }

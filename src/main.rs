@@ -83,7 +83,9 @@ async fn main() -> anyhow::Result<()> {
             init_tracing(args.log_format);
             let url = args.db.url();
             let db = portico::open(&url).await?;
-            let state = AppState::new(db, args.hash_threads, args.session_ttl_hours);
+            let mut state = AppState::new(db, args.hash_threads, args.session_ttl_hours);
+            state.request_timeout =
+                std::time::Duration::from_secs(args.request_timeout_secs.max(1));
             if args.demo {
                 match demo::load_if_empty(&state).await {
                     Ok(Some(world)) => println!("{world}"),

@@ -154,3 +154,91 @@ async fn one_request_checks_at_most_one_password() {
     app.login(crate::common::ADMIN_EMAIL, crate::common::PASSWORD)
         .await;
 }
+
+/// Serves the same database again with other settings; answers the new `/graphql` URL.
+async fn serve_with(
+    app: &crate::common::TestApp,
+    tweak: impl FnOnce(&mut portico::AppState),
+) -> String {
+    let mut state = app.state.clone();
+    tweak(&mut state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, portico::app(state)).await;
+    });
+    format!("http://{addr}/graphql")
+}
+
+#[tokio::test]
+async fn a_request_past_its_time_limit_is_stopped_and_frees_the_database() {
+    let app = spawn().await;
+    let admin = app.admin().await;
+    app.project(&admin, "P", None, json!({})).await;
+    let url = serve_with(&app, |s| {
+        s.request_timeout = std::time::Duration::from_millis(1)
+    })
+    .await;
+    // Hundreds of statements cannot finish within a millisecond.
+    let many: String = (0..400)
+        .map(|i| format!("a{i}: projects(first: 500) {{ totalCount nodes {{ name }} }} "))
+        .collect();
+    let (status, body) = send(
+        &app.client,
+        &url,
+        Some(&admin),
+        &json!({ "query": format!("{{ {many} }}") }),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "QUERY_TOO_COMPLEX",
+        "{body}"
+    );
+    assert!(body.get("data").is_none(), "{body}");
+    // The cancelled work gave its connections back: the server answers others at once.
+    for _ in 0..20 {
+        let data = app
+            .ok(&admin, "{ projects { totalCount } }", json!({}))
+            .await;
+        assert_eq!(data["projects"]["totalCount"], 1);
+    }
+}
+
+#[tokio::test]
+async fn every_answer_carries_the_security_headers() {
+    let app = spawn().await;
+    let base = app.url.trim_end_matches("/graphql").to_string();
+    let post = app
+        .client
+        .post(&app.url)
+        .header("content-type", "application/json")
+        .body(r#"{"query":"{ __typename }"}"#)
+        .send()
+        .await
+        .unwrap();
+    let health = app
+        .client
+        .get(format!("{base}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    for resp in [&post, &health] {
+        let h = resp.headers();
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        assert_eq!(h["x-frame-options"], "DENY");
+        assert_eq!(h["cache-control"], "no-store");
+        assert_eq!(h["referrer-policy"], "no-referrer");
+        assert_eq!(
+            h["content-security-policy"],
+            "default-src 'none'; frame-ancestors 'none'"
+        );
+    }
+    // The IDE page runs its scripts, and only talks to this server.
+    let ide = app.client.get(&app.url).send().await.unwrap();
+    let csp = ide.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("connect-src 'self'"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+}
