@@ -363,15 +363,23 @@ impl Tx {
     }
 }
 
+/// PostgreSQL's `statement_timeout` for every connection (above the default request
+/// timeout of 30 s, so a request's own deadline speaks first).
+const STATEMENT_TIMEOUT: &str = "60s";
+
 impl Db {
     /// Opens a pool for a `sqlite:` or `postgres:` URL. A SQLite file is created when
     /// missing and runs in WAL mode with foreign keys enforced.
     pub async fn connect(url: &str) -> anyhow::Result<Db> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            // No statement runs longer than a request may: one a cancelled request left
+            // behind stops on its own instead of holding its connection and locks.
+            let options = sqlx::postgres::PgConnectOptions::from_str(url)?
+                .options([("statement_timeout", STATEMENT_TIMEOUT)]);
             let pool = PgPoolOptions::new()
                 .max_connections(pg_connections())
                 .acquire_timeout(Duration::from_secs(10))
-                .connect(url)
+                .connect_with(options)
                 .await?;
             Ok(Db::new(Pool::Postgres(pool)))
         } else if url.starts_with("sqlite:") {

@@ -242,3 +242,25 @@ async fn every_answer_carries_the_security_headers() {
     assert!(csp.contains("connect-src 'self'"), "{csp}");
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
 }
+
+#[tokio::test]
+async fn postgresql_statements_have_a_time_limit() {
+    let app = spawn().await;
+    if app.state.db.backend() != portico::db::Backend::Postgres {
+        crate::common::skip(
+            "hostile::postgresql_statements_have_a_time_limit",
+            "PostgreSQL's statement_timeout, on SQLite",
+        );
+        return;
+    }
+    let row = app
+        .state
+        .db
+        .fetch_one(portico::db::q(
+            "SELECT current_setting('statement_timeout') AS t",
+        ))
+        .await
+        .unwrap();
+    let t: String = row.get("t").unwrap();
+    assert_eq!(t, "1min");
+}
