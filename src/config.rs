@@ -86,6 +86,10 @@ pub struct ServeArgs {
     /// (their database work with them) and answered QUERY_TOO_COMPLEX.
     #[arg(long, env = "PORTICO_REQUEST_TIMEOUT_SECS", default_value_t = crate::DEFAULT_REQUEST_TIMEOUT_SECS)]
     pub request_timeout_secs: u64,
+    /// Take the client's address from the first entry of X-Forwarded-For (only behind a
+    /// proxy that sets it); failed logins are limited per address.
+    #[arg(long, env = "PORTICO_TRUST_FORWARDED_FOR")]
+    pub trust_forwarded_for: bool,
     /// Log format.
     #[arg(long, env = "PORTICO_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

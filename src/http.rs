@@ -79,6 +79,37 @@ const SECURITY_HEADERS: [(header::HeaderName, &str); 5] = [
 /// this server.
 const IDE_POLICY: &str = "default-src 'none'; script-src https://unpkg.com 'unsafe-inline'; style-src https://unpkg.com 'unsafe-inline'; font-src https://unpkg.com data:; img-src data:; connect-src 'self'; frame-ancestors 'none'";
 
+/// The client's address: the first entry of X-Forwarded-For when the server trusts it,
+/// else the connection's peer (when the server was started with connection info).
+struct ClientAddr(Option<std::net::IpAddr>);
+
+impl axum::extract::FromRequestParts<Arc<Shared>> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        shared: &Arc<Shared>,
+    ) -> Result<Self, Self::Rejection> {
+        if shared.state.trust_forwarded_for {
+            let forwarded = parts
+                .headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(',').next())
+                .and_then(|a| a.trim().parse().ok());
+            if forwarded.is_some() {
+                return Ok(ClientAddr(forwarded));
+            }
+        }
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip()),
+        ))
+    }
+}
+
 /// Counters for `/metrics`.
 #[derive(Default)]
 pub struct Metrics {
@@ -218,6 +249,7 @@ fn parse_params(v: Value) -> Result<async_graphql::Request, &'static str> {
 
 async fn graphql_post(
     State(shared): State<Arc<Shared>>,
+    ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -283,11 +315,12 @@ async fn graphql_post(
             }
         }
     }
-    execute(&shared, &headers, requests, batch, media).await
+    execute(&shared, &headers, client, requests, batch, media).await
 }
 
 async fn graphql_get(
     State(shared): State<Arc<Shared>>,
+    ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
@@ -349,7 +382,7 @@ async fn graphql_get(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return resp;
     }
-    execute(&shared, &headers, vec![request], false, media).await
+    execute(&shared, &headers, client, vec![request], false, media).await
 }
 
 /// Does the operation that would run mutate? (An unparsable document is left to execution,
@@ -444,6 +477,7 @@ async fn resolve_viewer(state: &AppState, headers: &HeaderMap) -> Result<Option<
 async fn execute(
     shared: &Shared,
     headers: &HeaderMap,
+    client: Option<std::net::IpAddr>,
     requests: Vec<async_graphql::Request>,
     batch: bool,
     media: Media,
@@ -508,7 +542,7 @@ async fn execute(
         let known_version = access_version
             .take()
             .filter(|_| operation_type(&mut request) == Some(OperationType::Query));
-        let rc = Arc::new(RequestCtx::new(viewer.clone(), known_version));
+        let rc = Arc::new(RequestCtx::new(viewer.clone(), known_version, client));
         let refused = match crate::graphql::hygiene::check(&mut request) {
             Err(e) => Some(e),
             Ok(n) => {

@@ -32,6 +32,8 @@ pub struct AppState {
     pub access: Arc<authz::load::AccessCache>,
     /// How long one HTTP request's operations may run before they are cancelled.
     pub request_timeout: std::time::Duration,
+    /// Take the client's address from X-Forwarded-For (behind a trusted proxy only).
+    pub trust_forwarded_for: bool,
 }
 
 impl AppState {
@@ -43,6 +45,7 @@ impl AppState {
             metrics: Arc::new(http::Metrics::default()),
             access: Arc::new(authz::load::AccessCache::default()),
             request_timeout: std::time::Duration::from_secs(DEFAULT_REQUEST_TIMEOUT_SECS),
+            trust_forwarded_for: false,
         }
     }
 }

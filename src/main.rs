@@ -86,6 +86,7 @@ async fn main() -> anyhow::Result<()> {
             let mut state = AppState::new(db, args.hash_threads, args.session_ttl_hours);
             state.request_timeout =
                 std::time::Duration::from_secs(args.request_timeout_secs.max(1));
+            state.trust_forwarded_for = args.trust_forwarded_for;
             if args.demo {
                 match demo::load_if_empty(&state).await {
                     Ok(Some(world)) => println!("{world}"),
@@ -101,9 +102,12 @@ async fn main() -> anyhow::Result<()> {
             let addr = listener.local_addr()?;
             println!("Portico listening on http://{addr}/graphql (GraphiQL: open it in a browser)");
             tracing::info!(%addr, backend = ?state.db.backend(), "serving");
-            axum::serve(listener, portico::app(state))
-                .with_graceful_shutdown(shutdown())
-                .await?;
+            axum::serve(
+                listener,
+                portico::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .with_graceful_shutdown(shutdown())
+            .await?;
             Ok(())
         }
     }

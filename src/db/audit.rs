@@ -92,18 +92,6 @@ pub async fn list_events(db: &Db, filter: &EventFilter, page: PageArgs) -> Resul
     .await
 }
 
-/// Failed logins with this target (see the login mutation) since an instant.
-pub async fn count_failed_logins(db: &Db, target: &str, since: DateTime<Utc>) -> Result<i64> {
-    Ok(db
-        .fetch_one(
-            q("SELECT COUNT(*) AS n FROM audit_event WHERE action = 'LOGIN_FAILED' AND target = $1 AND at > $2")
-                .bind(target)
-                .bind(since),
-        )
-        .await?
-        .get("n")?)
-}
-
 /// One event by id (ADMIN only: the caller checks).
 pub async fn find_event(db: &Db, id: i64) -> Result<Option<EventRow>> {
     let row = db

@@ -69,6 +69,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0009_project_code_scoped.sql"),
         postgres: include_str!("../../migrations/postgres/0009_project_code_scoped.sql"),
     },
+    Migration {
+        version: 10,
+        name: "login_throttle",
+        sqlite: include_str!("../../migrations/sqlite/0010_login_throttle.sql"),
+        postgres: include_str!("../../migrations/postgres/0010_login_throttle.sql"),
+    },
 ];
 
 /// An arbitrary constant naming Portico's advisory lock on PostgreSQL.

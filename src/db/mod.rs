@@ -21,6 +21,7 @@ pub mod org;
 pub mod projects;
 pub mod sqlite_read;
 pub mod tasks;
+pub mod throttle;
 pub mod users;
 
 use std::borrow::Cow;

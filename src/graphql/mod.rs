@@ -52,6 +52,9 @@ pub fn sdl() -> String {
 /// hidden from them so far.
 pub struct RequestCtx {
     pub viewer: Option<Viewer>,
+    /// The client's address (the connection's, or the first of X-Forwarded-For when the
+    /// server is told to trust it): failed logins are counted per address too.
+    pub client: Option<std::net::IpAddr>,
     /// The user a `login` in this request signed in, so its answer may show their own data.
     pub logged_in: std::sync::OnceLock<i64>,
     /// Computed on first use; cleared when a mutation changes access, so that the rest of
@@ -70,9 +73,14 @@ pub struct RequestCtx {
 }
 
 impl RequestCtx {
-    pub fn new(viewer: Option<Viewer>, access_version: Option<i64>) -> Self {
+    pub fn new(
+        viewer: Option<Viewer>,
+        access_version: Option<i64>,
+        client: Option<std::net::IpAddr>,
+    ) -> Self {
         RequestCtx {
             viewer,
+            client,
             logged_in: std::sync::OnceLock::new(),
             scope: Mutex::new(None),
             scope_init: tokio::sync::Mutex::new(()),

@@ -25,8 +25,11 @@ pub struct Mutation(AdminMutation, super::work_mutation::WorkMutation);
 pub struct AdminMutation;
 
 pub const MAX_NAME: usize = 200;
-/// At most this many failed logins per email within the window, then RATE_LIMITED.
+/// At most this many failed logins per account, and per address at one account, within the
+/// window (see `LoginThrottle`).
 pub const MAX_FAILED_LOGINS: i64 = 10;
+/// At most this many failed logins from one address within the window, at any accounts.
+pub const MAX_FAILED_LOGINS_PER_ADDRESS: i64 = 50;
 pub const LOGIN_WINDOW_MINUTES: i64 = 15;
 pub const MIN_PASSWORD: usize = 10;
 pub const MAX_PASSWORD: usize = 1024;
@@ -92,10 +95,69 @@ pub async fn commit(ctx: &Context<'_>, mut tx: Tx, e: NewEvent<'_>) -> Result<()
     Ok(())
 }
 
-/// The audit target of a failed login: a hash of the email, so the limit can count
-/// attempts without the log keeping what was typed.
-fn failed_login_target(email: &str) -> String {
-    format!("email-hash:{}", &token::hash(email)[..32])
+/// The claims of one login attempt on the failure counters (db::throttle): per account
+/// (keyed by a hash of the email, so nothing typed is kept), per client address, and per
+/// pair of them.
+///
+/// The limits slow an attacker without locking the owner out: an address gets at most
+/// [`MAX_FAILED_LOGINS`] tries at one account and [`MAX_FAILED_LOGINS_PER_ADDRESS`] in all
+/// per window; once an account has had [`MAX_FAILED_LOGINS`] failures from anywhere, only
+/// addresses that never failed at it may still try (the owner, from elsewhere).
+struct LoginThrottle {
+    account: String,
+    address: String,
+    pair: String,
+    first_failure_of_account: bool,
+}
+
+impl LoginThrottle {
+    /// Claims the attempt, or `None` when a limit holds (RATE_LIMITED, no password checked).
+    async fn claim(ctx: &Context<'_>, email: &str) -> Result<Option<LoginThrottle>> {
+        let db = &state(ctx).db;
+        let who = &token::hash(email)[..32];
+        let addr = super::req(ctx)
+            .client
+            .map_or_else(|| "unknown".to_string(), |a| a.to_string());
+        let now = Utc::now();
+        let cutoff = now - chrono::Duration::minutes(LOGIN_WINDOW_MINUTES);
+        let t = LoginThrottle {
+            account: format!("account:{who}"),
+            address: format!("address:{addr}"),
+            pair: format!("pair:{who}:{addr}"),
+            first_failure_of_account: false,
+        };
+        use crate::db::throttle::{claim, give_back};
+        if claim(db, &t.address, MAX_FAILED_LOGINS_PER_ADDRESS, now, cutoff)
+            .await?
+            .is_none()
+        {
+            return Ok(None);
+        }
+        let Some(pair) = claim(db, &t.pair, MAX_FAILED_LOGINS, now, cutoff).await? else {
+            give_back(db, &t.address).await?;
+            return Ok(None);
+        };
+        let account = claim(db, &t.account, MAX_FAILED_LOGINS, now, cutoff).await?;
+        if account.is_none() && pair > 1 {
+            // The account is under attack and this address has failed at it before.
+            give_back(db, &t.address).await?;
+            give_back(db, &t.pair).await?;
+            return Ok(None);
+        }
+        Ok(Some(LoginThrottle {
+            first_failure_of_account: account == Some(1),
+            ..t
+        }))
+    }
+
+    /// A correct password: this attempt was no failure, and the account's and this
+    /// address's failures at it are forgotten.
+    async fn succeeded(&self, db: &crate::db::Db) -> Result<()> {
+        use crate::db::throttle::{clear, give_back};
+        give_back(db, &self.address).await?;
+        clear(db, &self.pair).await?;
+        clear(db, &self.account).await
+    }
 }
 
 /// An audit event done by the caller.
@@ -256,14 +318,9 @@ impl AdminMutation {
             return Err(Error::Unauthenticated);
         }
         let email = users::normalize_email(&input.email);
-        // Failed logins are counted in the audit log, so the limit holds across every server
-        // process sharing the database; it applies to any email, known or not.
-        let since = Utc::now() - chrono::Duration::minutes(LOGIN_WINDOW_MINUTES);
-        if audit::count_failed_logins(&app.db, &failed_login_target(&email), since).await?
-            >= MAX_FAILED_LOGINS
-        {
+        let Some(throttle) = LoginThrottle::claim(ctx, &email).await? else {
             return Err(Error::RateLimited);
-        }
+        };
         let found = users::find_user_for_login_unscoped(&app.db, &input.email).await?;
         let (user, hash) = match found {
             Some((u, h)) if u.active => (Some(u), Some(h)),
@@ -271,20 +328,28 @@ impl AdminMutation {
         };
         let ok = app.hasher.verify(input.password, hash).await?;
         let Some(user) = user.filter(|_| ok) else {
-            audit::record_alone(
-                &app.db,
-                NewEvent {
-                    actor_id: None,
-                    impersonator_id: None,
-                    action: "LOGIN_FAILED",
-                    // Only a hash: what was typed as an email may be a password.
-                    target: Some(failed_login_target(&email)),
-                    details: serde_json::json!({}),
-                },
-            )
-            .await?;
+            // Counted by the claim; audited once per account and window, not per attempt
+            // (and never for an email that names no account).
+            if throttle.first_failure_of_account {
+                if let Some((known, _)) =
+                    users::find_user_for_login_unscoped(&app.db, &email).await?
+                {
+                    audit::record_alone(
+                        &app.db,
+                        NewEvent {
+                            actor_id: None,
+                            impersonator_id: None,
+                            action: "LOGIN_FAILED",
+                            target: Some(ids::encode("User", known.id).0),
+                            details: serde_json::json!({}),
+                        },
+                    )
+                    .await?;
+                }
+            }
             return Err(Error::Unauthenticated);
         };
+        throttle.succeeded(&app.db).await?;
         let secret = token::generate(token::SESSION_PREFIX);
         let expires_at = Utc::now() + app.session_ttl;
         credentials::create_session(&app.db, user.id, &token::hash(&secret), expires_at).await?;

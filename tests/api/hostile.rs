@@ -264,3 +264,80 @@ async fn postgresql_statements_have_a_time_limit() {
     let t: String = row.get("t").unwrap();
     assert_eq!(t, "1min");
 }
+
+/// Posts a login from the client address `from` (the server trusts X-Forwarded-For);
+/// answers the error code, or "OK".
+async fn login_from(app: &crate::common::TestApp, url: &str, from: &str, password: &str) -> String {
+    let resp = app
+        .client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("x-forwarded-for", from)
+        .json(&json!({
+            "query": "mutation($e: String!, $p: String!) { login(input: {email: $e, password: $p}) { token } }",
+            "variables": { "e": crate::common::ADMIN_EMAIL, "p": password },
+        }))
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value = resp.json().await.unwrap();
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or("OK")
+        .to_string()
+}
+
+#[tokio::test]
+async fn concurrent_failed_logins_never_pass_the_limit() {
+    let app = spawn().await;
+    let url = serve_with(&app, |s| s.trust_forwarded_for = true).await;
+    let tries = (0..40).map(|_| login_from(&app, &url, "10.0.0.1", "wrong password!"));
+    let codes = futures_util::future::join_all(tries).await;
+    let checked = codes.iter().filter(|c| *c == "UNAUTHENTICATED").count();
+    let limited = codes.iter().filter(|c| *c == "RATE_LIMITED").count();
+    // The limit is 10 failures per account and address; the claim and the count are one
+    // statement, so racing attempts cannot all be checked.
+    assert_eq!((checked, limited), (10, 30), "{codes:?}");
+}
+
+#[tokio::test]
+async fn an_attacker_cannot_lock_the_owner_out() {
+    let app = spawn().await;
+    let url = serve_with(&app, |s| s.trust_forwarded_for = true).await;
+    for _ in 0..10 {
+        assert_eq!(
+            login_from(&app, &url, "10.0.0.66", "wrong password!").await,
+            "UNAUTHENTICATED"
+        );
+    }
+    // The attacker's address is stopped, even with the right password...
+    assert_eq!(
+        login_from(&app, &url, "10.0.0.66", crate::common::PASSWORD).await,
+        "RATE_LIMITED"
+    );
+    // ...while the owner, from an address that never failed, signs in.
+    assert_eq!(
+        login_from(&app, &url, "10.0.0.7", crate::common::PASSWORD).await,
+        "OK"
+    );
+    // Another address gets a try of its own, but not a series: the account is watched.
+    for _ in 0..10 {
+        login_from(&app, &url, "10.0.0.67", "wrong password!").await;
+    }
+    assert_eq!(
+        login_from(&app, &url, "10.0.0.67", "wrong password!").await,
+        "RATE_LIMITED"
+    );
+    assert_eq!(
+        login_from(&app, &url, "10.0.0.68", "wrong password!").await,
+        "UNAUTHENTICATED"
+    );
+    assert_eq!(
+        login_from(&app, &url, "10.0.0.68", "wrong password!").await,
+        "RATE_LIMITED"
+    );
+    assert_eq!(
+        login_from(&app, &url, "10.0.0.7", crate::common::PASSWORD).await,
+        "OK"
+    );
+}

@@ -16,7 +16,7 @@ async fn migrations_apply_once_and_are_idempotent() {
             Backend::Sqlite
         }
     );
-    assert_eq!(portico::db::migrate::run(&db).await.unwrap(), 9);
+    assert_eq!(portico::db::migrate::run(&db).await.unwrap(), 10);
     assert_eq!(portico::db::migrate::run(&db).await.unwrap(), 0);
     // Opening again (as a second server process would) changes nothing.
     let again = portico::open(&url).await.unwrap();
@@ -26,7 +26,7 @@ async fn migrations_apply_once_and_are_idempotent() {
         .unwrap()
         .get("n")
         .unwrap();
-    assert_eq!(n, 9);
+    assert_eq!(n, 10);
     // Every table of the data model exists.
     for table in [
         "profile",
