@@ -34,6 +34,9 @@ pub struct AppState {
     pub request_timeout: std::time::Duration,
     /// Take the client's address from X-Forwarded-For (behind a trusted proxy only).
     pub trust_forwarded_for: bool,
+    /// Answer lists of plain fields in the synchronous pass (graphql/flat.rs). Off, every
+    /// field takes its resolver: the tests serve both ways and compare the answers.
+    pub fast_pass: bool,
 }
 
 impl AppState {
@@ -46,6 +49,7 @@ impl AppState {
             access: Arc::new(authz::load::AccessCache::default()),
             request_timeout: std::time::Duration::from_secs(DEFAULT_REQUEST_TIMEOUT_SECS),
             trust_forwarded_for: false,
+            fast_pass: true,
         }
     }
 }

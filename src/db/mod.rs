@@ -420,6 +420,12 @@ impl Db {
         }
     }
 
+    /// A handle on the same pool that counts its statements apart (the tests' second
+    /// server, which must not disturb the first one's counts).
+    pub fn counted_apart(&self) -> Db {
+        Db::new(self.pool.clone())
+    }
+
     /// Statements run so far through this pool (transactions included).
     pub fn statements(&self) -> u64 {
         self.statements.load(std::sync::atomic::Ordering::Relaxed)

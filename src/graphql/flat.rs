@@ -615,6 +615,9 @@ async fn resolve_flat<T: Flat>(
     ctx: &ContextSelectionSet<'_>,
     field: &Positioned<Field>,
 ) -> Option<Value> {
+    if !ctx.data_unchecked::<crate::AppState>().fast_pass {
+        return None;
+    }
     let rc = ctx.data_unchecked::<Arc<RequestCtx>>();
     // Lists come from loads that computed the scope; without it, take the resolver.
     let scope = rc.scope_now()?;

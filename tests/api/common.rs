@@ -54,6 +54,10 @@ pub struct TestApp {
     pub state: AppState,
     pub client: reqwest::Client,
     server: tokio::task::JoinHandle<()>,
+    /// The same database served with every field on its resolver (no synchronous pass):
+    /// every query [`TestApp::post`] sends is answered by both, and the answers compared.
+    pub resolver_url: String,
+    resolver_server: tokio::task::JoinHandle<()>,
     _cleanup: Cleanup,
 }
 
@@ -114,6 +118,7 @@ fn with_database(url: &str, name: &str) -> String {
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.server.abort();
+        self.resolver_server.abort();
     }
 }
 
@@ -183,6 +188,19 @@ pub async fn spawn_empty() -> TestApp {
     let server = tokio::spawn(async move {
         let _ = axum::serve(listener, router).await;
     });
+    // Its statements are counted apart, so that tests counting the first server's stay
+    // exact.
+    let mut slow = state.clone();
+    slow.fast_pass = false;
+    slow.db = state.db.counted_apart();
+    slow.metrics = Default::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let resolver_url = format!("http://{}/graphql", listener.local_addr().expect("addr"));
+    let resolver_server = tokio::spawn(async move {
+        let _ = axum::serve(listener, portico::app(slow)).await;
+    });
     TestApp {
         addr,
         url: format!("http://{addr}/graphql"),
@@ -190,8 +208,44 @@ pub async fn spawn_empty() -> TestApp {
         state,
         client: reqwest::Client::new(),
         server,
+        resolver_url,
+        resolver_server,
         _cleanup: cleanup,
     }
+}
+
+/// The parts of an answer both resolution paths must agree on: the status, the data, each
+/// error's code, path and field, and `extensions.redacted`.
+fn comparable(answer: &(u16, Value)) -> Value {
+    let (status, body) = answer;
+    let errors: Vec<Value> = body["errors"]
+        .as_array()
+        .map(|es| {
+            es.iter()
+                .map(|e| {
+                    json!({
+                        "code": e["extensions"]["code"],
+                        "field": e["extensions"]["field"],
+                        "path": e["path"],
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    json!({
+        "status": status,
+        "data": body["data"],
+        "errors": errors,
+        "redacted": body["extensions"]["redacted"],
+    })
+}
+
+fn assert_same_answer(query: &str, fast: &(u16, Value), slow: &(u16, Value)) {
+    let (a, b) = (comparable(fast), comparable(slow));
+    assert!(
+        a == b,
+        "the synchronous pass and the resolvers answer differently for {query}\nfast: {a}\nresolvers: {b}"
+    );
 }
 
 /// POSTs a JSON body (a GraphQL request or a batch) to `url`; answers the status and the
@@ -217,10 +271,17 @@ pub async fn send(
 }
 
 impl TestApp {
-    /// POSTs a GraphQL request and answers the JSON body (any status).
+    /// POSTs a GraphQL request and answers the JSON body (any status). A query is also
+    /// answered by the resolvers alone ([`TestApp::resolver_url`]), which must give the same
+    /// status, data, error codes and `extensions.redacted` as the synchronous pass.
     pub async fn post(&self, token: Option<&str>, query: &str, variables: Value) -> (u16, Value) {
         let body = json!({ "query": query, "variables": variables });
-        send(&self.client, &self.url, token, &body).await
+        let answer = send(&self.client, &self.url, token, &body).await;
+        if !query.trim_start().starts_with("mutation") {
+            let slow = send(&self.client, &self.resolver_url, token, &body).await;
+            assert_same_answer(query, &answer, &slow);
+        }
+        answer
     }
 
     /// Runs a GraphQL operation that must succeed without errors; answers `data`.
