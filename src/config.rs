@@ -24,6 +24,18 @@ pub enum Command {
     Schema,
     /// Fill an empty database with a deterministic synthetic world for benchmarks.
     Seed(SeedArgs),
+    /// Write a consistent copy of a live SQLite database to a new file (for PostgreSQL,
+    /// use pg_dump: see the README).
+    Backup(BackupArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct BackupArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// The file to write; it must not exist yet.
+    #[arg(long)]
+    pub to: std::path::PathBuf,
 }
 
 #[derive(Args, Debug, Clone)]

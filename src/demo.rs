@@ -169,7 +169,16 @@ pub async fn load_if_empty(state: &AppState) -> Result<Option<String>> {
         return Ok(None);
     }
     let hash = state.hasher.hash(DEMO_PASSWORD.into()).await?;
-    let tx = state.db.begin().await?;
+    let mut tx = state.db.begin().await?;
+    // Servers starting together with --demo: one loads it, the others find users and stop.
+    tx.lock(crate::db::START_LOCK).await?;
+    if tx
+        .fetch_optional(crate::db::q("SELECT user_id FROM app_user LIMIT 1"))
+        .await?
+        .is_some()
+    {
+        return Ok(None);
+    }
     let mut b = Builder {
         tx,
         hash,

@@ -70,6 +70,16 @@ impl Error {
         }
     }
 
+    /// What went wrong, internal causes included: for the operator (logs, the command
+    /// line), never for a client.
+    pub fn cause(&self) -> String {
+        match self {
+            Error::Database(e) => format!("database: {e}"),
+            Error::Other(e) => format!("{e:#}"),
+            other => other.public_message(),
+        }
+    }
+
     /// The `extensions.code` of api.md.
     pub fn code(&self) -> &'static str {
         match self {

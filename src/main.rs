@@ -50,6 +50,13 @@ async fn main() -> anyhow::Result<()> {
             eprintln!("seeded in {:.1} s", started.elapsed().as_secs_f64());
             Ok(())
         }
+        Command::Backup(args) => {
+            init_tracing(LogFormat::Text);
+            let db = portico::db::Db::connect(&args.db.url()).await?;
+            db.backup_to(&args.to).await?;
+            eprintln!("backed up to {}", args.to.display());
+            Ok(())
+        }
         Command::Migrate(args) => {
             init_tracing(LogFormat::Text);
             portico::open(&args.url()).await?;
@@ -93,7 +100,7 @@ async fn main() -> anyhow::Result<()> {
                     Ok(None) => println!(
                         "the database already has users: the demo world was not loaded (use a fresh database)"
                     ),
-                    Err(e) => anyhow::bail!("loading the demo world: {}", e.public_message()),
+                    Err(e) => anyhow::bail!("loading the demo world: {}", e.cause()),
                 }
             }
             let listener = tokio::net::TcpListener::bind(args.listen)

@@ -333,6 +333,17 @@ impl Tx {
             TxInner::Postgres(t) => Ex::PgConn(t),
         }
     }
+    /// Serialises this transaction with every other one taking the same `key`, across
+    /// server processes, until it ends (PostgreSQL's transaction-level advisory lock;
+    /// SQLite's write transactions are serial already).
+    pub async fn lock(&mut self, key: i64) -> Result<(), sqlx::Error> {
+        if self.backend() == Backend::Postgres {
+            self.execute(q("SELECT pg_advisory_xact_lock($1)").bind(key))
+                .await?;
+        }
+        Ok(())
+    }
+
     pub async fn fetch_all(&mut self, query: Query) -> Result<Vec<Row>, sqlx::Error> {
         self.ex().fetch_all(query).await
     }
@@ -363,6 +374,9 @@ impl Tx {
         }
     }
 }
+
+/// The advisory lock key of what servers do at start (seeded profiles, the demo world).
+pub const START_LOCK: i64 = 0x0070_7374_6172_74;
 
 /// PostgreSQL's `statement_timeout` for every connection (above the default request
 /// timeout of 30 s, so a request's own deadline speaks first).
@@ -418,6 +432,26 @@ impl Db {
             pool,
             statements: Default::default(),
         }
+    }
+
+    /// Writes a consistent copy of a SQLite database, live writers and all, to a new file
+    /// (`VACUUM INTO` reads one snapshot, write-ahead log included). PostgreSQL has its
+    /// own tool for this, pg_dump.
+    pub async fn backup_to(&self, to: &std::path::Path) -> anyhow::Result<()> {
+        if self.backend() != Backend::Sqlite {
+            anyhow::bail!(
+                "portico backup copies SQLite databases; for PostgreSQL use pg_dump (see the README)"
+            );
+        }
+        if to.exists() {
+            anyhow::bail!("{} exists already; name a new file", to.display());
+        }
+        let path = to
+            .to_str()
+            .ok_or_else(|| anyhow::anyhow!("the backup path must be valid UTF-8"))?;
+        self.execute(q("VACUUM INTO $1").bind(path.to_string()))
+            .await?;
+        Ok(())
     }
 
     /// A handle on the same pool that counts its statements apart (the tests' second

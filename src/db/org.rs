@@ -382,6 +382,8 @@ pub fn seeded_profiles() -> Vec<(&'static str, RightSet)> {
 /// Creates the seeded profiles in a database that has none.
 pub async fn ensure_seeded_profiles(db: &Db) -> Result<()> {
     let mut tx = db.begin().await?;
+    // Servers starting together on an empty database: one seeds, the others then see it.
+    tx.lock(super::START_LOCK).await?;
     let any = tx
         .fetch_optional(q("SELECT profile_id FROM profile LIMIT 1"))
         .await?

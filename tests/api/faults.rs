@@ -1,0 +1,127 @@
+//! Faults and operations: servers starting side by side on an empty database, and backups
+//! of a live database.
+
+use serde_json::json;
+
+use crate::common::{fresh_database, skip, spawn};
+
+#[tokio::test]
+async fn four_servers_starting_together_on_an_empty_database_all_start() {
+    let (url, _cleanup) = fresh_database().await;
+    // Migrations, seeded profiles and the demo world, all at once from four "processes".
+    let opens = (0..4).map(|_| portico::open(&url));
+    let mut dbs = Vec::new();
+    for opened in futures_util::future::join_all(opens).await {
+        dbs.push(
+            opened
+                .map_err(|e| format!("{e:#}"))
+                .expect("every server starts"),
+        );
+    }
+    let profiles: i64 = dbs[0]
+        .fetch_one(portico::db::q("SELECT COUNT(*) AS n FROM profile"))
+        .await
+        .unwrap()
+        .get("n")
+        .unwrap();
+    assert_eq!(profiles, 6, "the seeded profiles, once");
+    let states: Vec<portico::AppState> = dbs
+        .into_iter()
+        .map(|db| portico::AppState::new(db, 1, 12))
+        .collect();
+    let demos = states.iter().map(portico::demo::load_if_empty);
+    let loaded: Vec<bool> = futures_util::future::join_all(demos)
+        .await
+        .into_iter()
+        .map(|r| {
+            r.map(|l| l.is_some())
+                .map_err(|e| e.cause())
+                .expect("no server fails to start")
+        })
+        .collect();
+    assert_eq!(
+        loaded.iter().filter(|l| **l).count(),
+        1,
+        "exactly one loads the demo world: {loaded:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_backup_taken_under_writes_holds_every_write_acknowledged_before_it() {
+    let app = spawn().await;
+    let Some(path) = app.db_url.strip_prefix("sqlite://").map(str::to_string) else {
+        skip(
+            "faults::a_backup_taken_under_writes_holds_every_write_acknowledged_before_it",
+            "portico backup copies SQLite; PostgreSQL backs up with pg_dump",
+        );
+        return;
+    };
+    let admin = app.admin().await;
+    let create = "mutation($n: String!) { createProject(input: {name: $n}) { id } }";
+    // A writer that never stops while the backup runs.
+    let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (acknowledged, stop) = (acknowledged.clone(), stop.clone());
+        let (client, url, admin) = (app.client.clone(), app.url.clone(), admin.clone());
+        tokio::spawn(async move {
+            let mut i = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let name = format!("write {i}");
+                let body = json!({ "query": create, "variables": { "n": name } });
+                let (status, answer) =
+                    crate::common::send(&client, &url, Some(&admin), &body).await;
+                if status == 200 && answer.get("errors").is_none() {
+                    acknowledged.lock().unwrap().push(name);
+                }
+                i += 1;
+            }
+        })
+    };
+    while acknowledged.lock().unwrap().len() < 30 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let before: Vec<String> = acknowledged.lock().unwrap().clone();
+    let to = std::env::temp_dir().join(format!("portico-backup-{}.db", std::process::id()));
+    let _ = std::fs::remove_file(&to);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portico"))
+        .args(["backup", "--database-url", &app.db_url, "--to"])
+        .arg(&to)
+        .output()
+        .expect("run portico backup");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.await.unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Restore: the copy opens as a database of its own and holds every write acknowledged
+    // before the backup began (the write-ahead log's included).
+    let copy = portico::open(&format!("sqlite://{}", to.display()))
+        .await
+        .unwrap();
+    let rows = copy
+        .fetch_all(portico::db::q("SELECT name FROM project"))
+        .await
+        .unwrap();
+    let names: std::collections::HashSet<String> = rows
+        .iter()
+        .map(|r| r.get::<String>("name").unwrap())
+        .collect();
+    for name in &before {
+        assert!(
+            names.contains(name),
+            "{name} was acknowledged before the backup"
+        );
+    }
+    // Writing over an existing file is refused.
+    let again = std::process::Command::new(env!("CARGO_BIN_EXE_portico"))
+        .args(["backup", "--database-url", &app.db_url, "--to"])
+        .arg(&to)
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    let _ = std::fs::remove_file(&to);
+    let _ = path;
+}
