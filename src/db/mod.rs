@@ -376,7 +376,7 @@ impl Tx {
 }
 
 /// The advisory lock key of what servers do at start (seeded profiles, the demo world).
-pub const START_LOCK: i64 = 0x0070_7374_6172_74;
+pub const START_LOCK: i64 = 0x0000_7073_7461_7274;
 
 /// PostgreSQL's `statement_timeout` for every connection (above the default request
 /// timeout of 30 s, so a request's own deadline speaks first).

@@ -4,8 +4,10 @@
 mod admin;
 mod auth;
 mod authz_model;
+mod authz_writes;
 mod common;
 mod demo;
+mod faults;
 mod flat;
 mod http;
 mod schema;
@@ -15,6 +17,7 @@ mod ceiling;
 mod edges;
 mod hostile;
 mod leaks;
+mod matrix;
 mod perf;
 mod scenarios;
 mod work;
