@@ -98,6 +98,10 @@ pub struct ServeArgs {
     /// (their database work with them) and answered QUERY_TOO_COMPLEX.
     #[arg(long, env = "PORTICO_REQUEST_TIMEOUT_SECS", default_value_t = crate::DEFAULT_REQUEST_TIMEOUT_SECS)]
     pub request_timeout_secs: u64,
+    /// How long to keep trying to reach the database at start, in seconds (with backoff,
+    /// logging each failure); then exit naming the cause.
+    #[arg(long, env = "PORTICO_DB_START_WAIT_SECS", default_value_t = 30)]
+    pub db_start_wait_secs: u64,
     /// Take the client's address from the first entry of X-Forwarded-For (only behind a
     /// proxy that sets it); failed logins are limited per address.
     #[arg(long, env = "PORTICO_TRUST_FORWARDED_FOR")]

@@ -24,13 +24,23 @@ pub enum Error {
     RateLimited,
     /// More than the server answers at once (QUERY_TOO_COMPLEX).
     TooComplex(String),
+    /// The database is down or saturated: retry shortly (SERVICE_UNAVAILABLE).
+    Unavailable,
     Database(sqlx::Error),
     Other(anyhow::Error),
 }
 
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
-        Error::Database(e)
+        match e {
+            // The database cannot be reached or no connection came free in time: an outage,
+            // not a bug (SERVICE_UNAVAILABLE, HTTP 503 with Retry-After).
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                tracing::warn!(error = %e, "database unavailable");
+                Error::Unavailable
+            }
+            e => Error::Database(e),
+        }
     }
 }
 
@@ -66,6 +76,7 @@ impl Error {
             Error::NotFound => "not found".into(),
             Error::BadInput { field, message } => format!("{field}: {message}"),
             Error::RateLimited => "too many requests, retry later".into(),
+            Error::Unavailable => "the database is unavailable; retry in a few seconds".into(),
             Error::Database(_) | Error::Other(_) => "internal error".into(),
         }
     }
@@ -90,6 +101,7 @@ impl Error {
             Error::Conflict(_) => "CONFLICT",
             Error::RateLimited => "RATE_LIMITED",
             Error::TooComplex(_) => "QUERY_TOO_COMPLEX",
+            Error::Unavailable => "SERVICE_UNAVAILABLE",
             Error::Database(_) | Error::Other(_) => "INTERNAL",
         }
     }

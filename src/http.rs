@@ -110,6 +110,10 @@ impl axum::extract::FromRequestParts<Arc<Shared>> for ClientAddr {
     }
 }
 
+const UNAVAILABLE: &str = "SERVICE_UNAVAILABLE";
+/// How long a client should wait before retrying after an outage, in seconds.
+const RETRY_AFTER_SECS: &str = "2";
+
 /// Counters for `/metrics`.
 #[derive(Default)]
 pub struct Metrics {
@@ -492,6 +496,7 @@ async fn execute(
                 Error::Unauthenticated => StatusCode::UNAUTHORIZED,
                 Error::Forbidden(_) => StatusCode::FORBIDDEN,
                 Error::NotFound => StatusCode::NOT_FOUND,
+                Error::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             };
             let message = match &e {
@@ -499,7 +504,14 @@ async fn execute(
                 Error::Other(c) => crate::error::internal(c),
                 other => other.public_message(),
             };
-            return request_error(shared, media, status, e.code(), &message);
+            let mut resp = request_error(shared, media, status, e.code(), &message);
+            if matches!(e, Error::Unavailable) {
+                resp.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from_static(RETRY_AFTER_SECS),
+                );
+            }
+            return resp;
         }
     };
     if let Some(v) = &viewer {
@@ -530,6 +542,7 @@ async fn execute(
 
     let mut bodies = Vec::with_capacity(requests.len());
     let mut all_request_errors = true;
+    let mut unavailable = false;
     // The access version read with the credentials holds for the first operation, when it
     // is a query: a mutation, or an earlier operation of a batch, may change access.
     let mut access_version = viewer.as_ref().map(|v| v.access_version);
@@ -566,6 +579,12 @@ async fn execute(
                 }
             }
         };
+        unavailable |= response.errors.iter().any(|e| {
+            e.extensions
+                .as_ref()
+                .and_then(|x| x.get("code"))
+                .is_some_and(|c| *c == async_graphql::Value::from(UNAVAILABLE))
+        });
         let (body, request_error) = finish(response, &rc, metrics);
         all_request_errors &= request_error;
         bodies.push(body);
@@ -573,6 +592,20 @@ async fn execute(
     metrics
         .seconds_micros
         .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+    if unavailable {
+        // The same outage answers the same way wherever it struck: 503, retry shortly.
+        let body = if batch {
+            format!("[{}]", bodies.join(","))
+        } else {
+            bodies.pop().unwrap_or_default()
+        };
+        let mut resp = respond(StatusCode::SERVICE_UNAVAILABLE, media, body);
+        resp.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(RETRY_AFTER_SECS),
+        );
+        return resp;
+    }
     if batch {
         respond(StatusCode::OK, media, format!("[{}]", bodies.join(",")))
     } else {
@@ -690,7 +723,9 @@ async fn healthz() -> &'static str {
 }
 
 async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
-    if shared.state.db.ping().await {
+    // Within a second, whatever the pool's wait.
+    let ping = tokio::time::timeout(std::time::Duration::from_secs(1), shared.state.db.ping());
+    if ping.await.unwrap_or(false) {
         plain(StatusCode::OK, "ready\n")
     } else {
         plain(StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n")

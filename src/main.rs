@@ -20,6 +20,33 @@ fn init_tracing(format: LogFormat) {
     }
 }
 
+/// Opens the database, retrying with backoff for up to `wait_secs` while it cannot be
+/// reached (a server may start before its database), logging where and why.
+async fn open_waiting(url: &str, wait_secs: u64) -> anyhow::Result<portico::db::Db> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(wait_secs);
+    let mut pause = std::time::Duration::from_millis(250);
+    // The host, never the credentials of the URL.
+    let host = url
+        .split_once("://")
+        .map(|(_, rest)| rest.rsplit_once('@').map_or(rest, |(_, h)| h))
+        .unwrap_or(url);
+    loop {
+        match portico::open(url).await {
+            Ok(db) => return Ok(db),
+            Err(e) if std::time::Instant::now() + pause < deadline => {
+                tracing::warn!(database = %host, error = %format!("{e:#}"), "cannot open the database yet; retrying");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(5));
+            }
+            Err(e) => {
+                return Err(e.context(format!(
+                    "opening the database at {host} (gave up after {wait_secs} s)"
+                )))
+            }
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -89,7 +116,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve(args) => {
             init_tracing(args.log_format);
             let url = args.db.url();
-            let db = portico::open(&url).await?;
+            let db = open_waiting(&url, args.db_start_wait_secs).await?;
             let mut state = AppState::new(db, args.hash_threads, args.session_ttl_hours);
             state.request_timeout =
                 std::time::Duration::from_secs(args.request_timeout_secs.max(1));

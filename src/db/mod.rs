@@ -375,6 +375,10 @@ impl Tx {
     }
 }
 
+/// How long a request waits for a free connection before it is answered
+/// SERVICE_UNAVAILABLE (an outage, or a pool saturated past what waiting can fix).
+pub const POOL_WAIT: Duration = Duration::from_secs(2);
+
 /// The advisory lock key of what servers do at start (seeded profiles, the demo world).
 pub const START_LOCK: i64 = 0x0000_7073_7461_7274;
 
@@ -391,9 +395,18 @@ impl Db {
             // behind stops on its own instead of holding its connection and locks.
             let options = sqlx::postgres::PgConnectOptions::from_str(url)?
                 .options([("statement_timeout", STATEMENT_TIMEOUT)]);
+            // One direct connection first: its error names the cause (refused, unknown
+            // host, authentication), where the pool's would only say it timed out.
+            {
+                use sqlx::Connection as _;
+                sqlx::PgConnection::connect_with(&options)
+                    .await?
+                    .close()
+                    .await?;
+            }
             let pool = PgPoolOptions::new()
                 .max_connections(pg_connections())
-                .acquire_timeout(Duration::from_secs(10))
+                .acquire_timeout(POOL_WAIT)
                 .connect_with(options)
                 .await?;
             Ok(Db::new(Pool::Postgres(pool)))
@@ -419,6 +432,7 @@ impl Db {
             // on a small machine more threads only add context switches.
             let pool = SqlitePoolOptions::new()
                 .max_connections(4)
+                .acquire_timeout(POOL_WAIT)
                 .connect_with(options)
                 .await?;
             Ok(Db::new(Pool::Sqlite(pool)))
