@@ -125,3 +125,109 @@ async fn a_backup_taken_under_writes_holds_every_write_acknowledged_before_it() 
     let _ = std::fs::remove_file(&to);
     let _ = path;
 }
+
+/// Takes every connection of the server's pool, as an outage or a saturated pool would.
+async fn hold_every_connection(app: &crate::common::TestApp) -> Vec<Box<dyn std::any::Any>> {
+    let mut held: Vec<Box<dyn std::any::Any>> = Vec::new();
+    match &app.state.db.pool {
+        portico::db::Pool::Sqlite(p) => {
+            while let Ok(Ok(c)) =
+                tokio::time::timeout(std::time::Duration::from_millis(300), p.acquire()).await
+            {
+                held.push(Box::new(c));
+            }
+        }
+        portico::db::Pool::Postgres(p) => {
+            while let Ok(Ok(c)) =
+                tokio::time::timeout(std::time::Duration::from_millis(300), p.acquire()).await
+            {
+                held.push(Box::new(c));
+            }
+        }
+    }
+    assert!(!held.is_empty());
+    held
+}
+
+#[tokio::test]
+async fn an_unreachable_database_is_answered_as_an_outage() {
+    let app = spawn().await;
+    let admin = app.admin().await;
+    let base = app.url.trim_end_matches("/graphql").to_string();
+    let held = hold_every_connection(&app).await;
+    // The caller's credentials cannot be read: 503, SERVICE_UNAVAILABLE, Retry-After.
+    let resp = app
+        .client
+        .post(&app.url)
+        .bearer_auth(&admin)
+        .json(&json!({ "query": "{ projects { totalCount } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 503);
+    assert_eq!(resp.headers()["retry-after"], "2");
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "SERVICE_UNAVAILABLE",
+        "{body}"
+    );
+    // The same fault inside a resolver (an anonymous login) answers the same way.
+    let resp = app
+        .client
+        .post(&app.url)
+        .json(&json!({ "query": "mutation { login(input: {email: \"a@b.example\", password: \"whatever it is\"}) { token } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 503);
+    assert_eq!(resp.headers()["retry-after"], "2");
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "SERVICE_UNAVAILABLE",
+        "{body}"
+    );
+    // Readiness says so without waiting out the pool.
+    let started = std::time::Instant::now();
+    let ready = app
+        .client
+        .get(format!("{base}/readyz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+    assert!(started.elapsed() < std::time::Duration::from_millis(1900));
+    // Back again once connections are free.
+    drop(held);
+    let data = app
+        .ok(&admin, "{ projects { totalCount } }", json!({}))
+        .await;
+    assert_eq!(data["projects"]["totalCount"], 0);
+}
+
+#[tokio::test]
+async fn a_server_whose_database_never_comes_exits_naming_it() {
+    // Nothing listens on port 9: the server retries for the time it is given, then exits
+    // naming the host (never the credentials) and the cause.
+    let out = tokio::task::spawn_blocking(|| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_portico"))
+            .args([
+                "serve",
+                "--database-url",
+                "postgres://someone:secret@127.0.0.1:9/nothing",
+                "--db-start-wait-secs",
+                "2",
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .output()
+            .expect("run portico serve")
+    })
+    .await
+    .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("127.0.0.1:9/nothing"), "{err}");
+    assert!(err.contains("retrying"), "{err}");
+    assert!(err.contains("refused"), "the cause: {err}");
+    assert!(!err.contains("secret"), "{err}");
+}
