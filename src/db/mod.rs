@@ -375,6 +375,9 @@ impl Tx {
     }
 }
 
+/// The advisory lock key of invoice generation.
+pub const INVOICE_LOCK: i64 = 0x0000_696e_766f_6963;
+
 /// How long a request waits for a free connection before it is answered
 /// SERVICE_UNAVAILABLE (an outage, or a pool saturated past what waiting can fix).
 pub const POOL_WAIT: Duration = Duration::from_secs(2);

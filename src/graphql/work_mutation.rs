@@ -1333,6 +1333,9 @@ impl WorkMutation {
             .filter(|p| s.can(*p, Right::ManageInvoices))
             .collect();
         let mut tx = begin(ctx).await?;
+        // One generation at a time: concurrent ones claimed overlapping entries in
+        // different orders and PostgreSQL broke the deadlock by failing one of them.
+        tx.lock(crate::db::INVOICE_LOCK).await?;
         let invoice = invoices::generate(
             &mut tx,
             project.id,
