@@ -5,7 +5,7 @@
 
 use chrono::Utc;
 
-use super::{q, Backend, Db, Tx, TxInner};
+use super::{q, Backend, Db, Tx};
 
 struct Migration {
     version: i64,
@@ -128,8 +128,5 @@ pub async fn run(db: &Db) -> anyhow::Result<usize> {
 
 /// Runs a script of several statements.
 async fn raw(tx: &mut Tx, sql: &'static str) -> Result<(), sqlx::Error> {
-    match &mut tx.inner {
-        TxInner::Sqlite(t) => sqlx::raw_sql(sql).execute(&mut **t).await.map(|_| ()),
-        TxInner::Postgres(t) => sqlx::raw_sql(sql).execute(&mut **t).await.map(|_| ()),
-    }
+    tx.raw(sql).await
 }

@@ -34,7 +34,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{Column as _, Postgres, Row as _, Sqlite, Transaction};
+use sqlx::{Column as _, Postgres, Row as _, Sqlite};
 
 /// Which database a [`Db`] talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -314,24 +314,94 @@ impl Ex<'_> {
 }
 
 /// An open transaction; dropped without [`Tx::commit`], it rolls back.
+///
+/// It holds its connection itself (BEGIN and COMMIT are its own statements) so that a
+/// connection whose transaction ended in an unknown state never goes back to the pool: a
+/// COMMIT or ROLLBACK that fails (a full disk, a broken socket) closes the connection.
+/// sqlx's own transaction returned such a connection still inside its transaction, and on
+/// SQLite every later write on it failed until the server restarted.
 pub struct Tx {
-    pub inner: TxInner,
+    pub inner: Option<TxInner>,
     counter: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 pub enum TxInner {
-    Sqlite(Transaction<'static, Sqlite>),
-    Postgres(Transaction<'static, Postgres>),
+    Sqlite(sqlx::pool::PoolConnection<Sqlite>),
+    Postgres(sqlx::pool::PoolConnection<Postgres>),
+}
+
+impl TxInner {
+    /// One statement of transaction control.
+    async fn run(&mut self, sql: &'static str) -> Result<(), sqlx::Error> {
+        let ex = match self {
+            TxInner::Sqlite(c) => Ex::SqliteConn(c),
+            TxInner::Postgres(c) => Ex::PgConn(c),
+        };
+        ex.execute(q(sql)).await.map(|_| ())
+    }
+
+    /// A script of several statements (migrations).
+    async fn script(&mut self, sql: &'static str) -> Result<(), sqlx::Error> {
+        match self {
+            TxInner::Sqlite(c) => sqlx::raw_sql(sql).execute(&mut **c).await.map(|_| ()),
+            TxInner::Postgres(c) => sqlx::raw_sql(sql).execute(&mut **c).await.map(|_| ()),
+        }
+    }
+
+    /// Ends the transaction with `sql` (COMMIT or ROLLBACK): the connection goes back to
+    /// the pool when that worked, and is closed when it did not.
+    async fn end(mut self, sql: &'static str) -> Result<(), sqlx::Error> {
+        match self.run(sql).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                match self {
+                    TxInner::Sqlite(c) => {
+                        let _ = c.close().await;
+                    }
+                    TxInner::Postgres(c) => {
+                        let _ = c.close().await;
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+impl Drop for Tx {
+    fn drop(&mut self) {
+        let Some(inner) = self.inner.take() else {
+            return;
+        };
+        // Not committed: roll back off the request's path, then give the connection back
+        // (or close it, when even that fails). Without a runtime, the connection is
+        // dropped, which closes it.
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                let _ = inner.end("ROLLBACK").await;
+            });
+        }
+    }
 }
 
 impl Tx {
     fn ex(&mut self) -> Ex<'_> {
         self.counter
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        match &mut self.inner {
-            TxInner::Sqlite(t) => Ex::SqliteConn(t),
-            TxInner::Postgres(t) => Ex::PgConn(t),
+        // `inner` is only taken by `commit` (which consumes the Tx) and by `drop`.
+        match self.inner.as_mut().expect("an open transaction") {
+            TxInner::Sqlite(c) => Ex::SqliteConn(c),
+            TxInner::Postgres(c) => Ex::PgConn(c),
         }
+    }
+
+    /// Runs a script of several statements (migrations).
+    pub async fn raw(&mut self, sql: &'static str) -> Result<(), sqlx::Error> {
+        self.inner
+            .as_mut()
+            .expect("an open transaction")
+            .script(sql)
+            .await
     }
     /// Serialises this transaction with every other one taking the same `key`, across
     /// server processes, until it ends (PostgreSQL's transaction-level advisory lock;
@@ -360,17 +430,17 @@ impl Tx {
         self.ex().execute(query).await
     }
 
-    pub async fn commit(self) -> Result<(), sqlx::Error> {
-        match self.inner {
-            TxInner::Sqlite(t) => t.commit().await,
-            TxInner::Postgres(t) => t.commit().await,
+    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+        match self.inner.take() {
+            Some(inner) => inner.end("COMMIT").await,
+            None => Ok(()),
         }
     }
 
     pub fn backend(&self) -> Backend {
         match self.inner {
-            TxInner::Sqlite(_) => Backend::Sqlite,
-            TxInner::Postgres(_) => Backend::Postgres,
+            Some(TxInner::Sqlite(_)) | None => Backend::Sqlite,
+            Some(TxInner::Postgres(_)) => Backend::Postgres,
         }
     }
 }
@@ -521,11 +591,24 @@ impl Db {
     /// queue on the database lock instead of failing when a read turns into a write.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         let counter = self.statements.clone();
-        let inner = match &self.pool {
-            Pool::Sqlite(p) => TxInner::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
-            Pool::Postgres(p) => TxInner::Postgres(p.begin().await?),
+        let (mut inner, begin) = match &self.pool {
+            // IMMEDIATE: take the write lock now, so the transaction never fails later on
+            // upgrading a read lock.
+            Pool::Sqlite(p) => (TxInner::Sqlite(p.acquire().await?), "BEGIN IMMEDIATE"),
+            Pool::Postgres(p) => (TxInner::Postgres(p.acquire().await?), "BEGIN"),
         };
-        Ok(Tx { inner, counter })
+        if let Err(e) = inner.run(begin).await {
+            // A connection that cannot begin may be in any state: it does not go back.
+            match inner {
+                TxInner::Sqlite(c) => drop(c.detach()),
+                TxInner::Postgres(c) => drop(c.detach()),
+            }
+            return Err(e);
+        }
+        Ok(Tx {
+            inner: Some(inner),
+            counter,
+        })
     }
 
     /// `col IN (the ids bound at $n)`, in the dialect of this backend.

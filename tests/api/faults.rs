@@ -231,3 +231,86 @@ async fn a_server_whose_database_never_comes_exits_naming_it() {
     assert!(err.contains("refused"), "the cause: {err}");
     assert!(!err.contains("secret"), "{err}");
 }
+
+/// Runs `mount`/`umount`; false when this machine does not allow it.
+fn mount(args: &[&str]) -> bool {
+    std::process::Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[tokio::test]
+async fn writes_recover_after_a_full_disk_without_a_restart() {
+    let name = "faults::writes_recover_after_a_full_disk_without_a_restart";
+    if crate::common::base_url().is_some() {
+        skip(name, "a SQLite file on a small disk, on PostgreSQL");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("portico-full-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let d = dir.to_str().unwrap().to_string();
+    if !mount(&["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", &d]) {
+        skip(name, "cannot mount a small tmpfs here (needs root)");
+        return;
+    }
+    let result = std::panic::AssertUnwindSafe(async {
+        let db = portico::open(&format!("sqlite://{d}/full.db"))
+            .await
+            .unwrap();
+        let state = portico::AppState::new(db, 1, 12);
+        portico::demo::create_admin(&state, "root@full.example", "Root", crate::common::PASSWORD)
+            .await
+            .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/graphql", listener.local_addr().unwrap());
+        let app_state = state.clone();
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, portico::app(app_state)).await;
+        });
+        let client = reqwest::Client::new();
+        let login = json!({ "query": "mutation { login(input: {email: \"root@full.example\", password: \"correct horse battery\"}) { token } }" });
+        let (_, body) = crate::common::send(&client, &url, None, &login).await;
+        let token = body["data"]["login"]["token"].as_str().unwrap().to_string();
+        let write = |i: usize| {
+            json!({
+                "query": "mutation($n: String!, $c: String!) { createProject(input: {name: $n, code: $c}) { id } }",
+                "variables": { "n": format!("project {i} {}", "x".repeat(150)), "c": format!("C{i}") },
+            })
+        };
+        // Fill the disk.
+        let filler = dir.join("filler");
+        let mut f = std::fs::File::create(&filler).unwrap();
+        let chunk = vec![0u8; 64 * 1024];
+        while std::io::Write::write_all(&mut f, &chunk).is_ok() {}
+        drop(f);
+        // Writes fail now (as an error, not a hang), a few times over.
+        let mut failed = 0;
+        for i in 0..12 {
+            let (_, body) = crate::common::send(&client, &url, Some(&token), &write(i)).await;
+            if body.get("errors").is_some() {
+                failed += 1;
+            }
+        }
+        assert!(failed > 0, "the full disk refused writes");
+        // Space again: every write works, on every pooled connection, without a restart.
+        std::fs::remove_file(&filler).unwrap();
+        for i in 100..112 {
+            let (status, body) = crate::common::send(&client, &url, Some(&token), &write(i)).await;
+            assert!(
+                status == 200 && body.get("errors").is_none(),
+                "write {i} after the disk was freed: {body}"
+            );
+        }
+        server.abort();
+        if let portico::db::Pool::Sqlite(p) = &state.db.pool {
+            p.close().await;
+        }
+    });
+    let outcome = futures_util::FutureExt::catch_unwind(result).await;
+    mount(&["umount", "-l", &d]);
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
