@@ -367,7 +367,16 @@ impl Facts {
         let mut removed_by_ceiling = RightSet::EMPTY;
         if self.external {
             let ceiling = self.ceiling_on(project_id);
-            removed_by_ceiling = rights.iter().filter(|r| !ceiling.contains(*r)).collect();
+            // What the cut took: project rights here, and the global rights of the default
+            // profile (ADMIN, all-projects views...) that the global ceiling leaves out.
+            let global_cut = normalize_global(self.default_profile())
+                .iter()
+                .filter(|r| !self.ceiling.contains(*r));
+            removed_by_ceiling = rights
+                .iter()
+                .filter(|r| !ceiling.contains(*r))
+                .chain(global_cut)
+                .collect();
             rights = rights.intersect(ceiling);
             grants.retain(|g| ceiling.contains(g.right));
         }

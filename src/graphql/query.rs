@@ -541,7 +541,13 @@ impl Query {
         let profiles = org::list_profiles(db).await?;
         for g in access.grants {
             let project = match g.project_id {
-                Some(p) => projects::find_project(db, &s, p).await?.map(Project::new),
+                Some(p) => super::req(ctx)
+                    .reference(
+                        "AccessGrant.project",
+                        true,
+                        projects::find_project(db, &s, p).await?,
+                    )
+                    .map(Project::new),
                 None => None,
             };
             let group = match g.group_id {
