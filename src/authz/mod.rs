@@ -140,15 +140,23 @@ impl Facts {
             .unwrap_or_default()
     }
 
-    /// The default profile's rights as they apply: for an external user, cut to the
-    /// global ceiling (so a customer given an ADMIN profile is no administrator).
-    fn effective_profile(&self) -> RightSet {
-        let all = self.default_profile();
-        if self.external {
-            all.intersect(self.ceiling)
-        } else {
-            all
+    /// The ceiling for external users applied to `rights` on a project: what remains, and
+    /// what the cut took (those project rights, and the global rights of the default
+    /// profile that the global ceiling leaves out). Internal users keep everything.
+    fn cut(&self, project_id: i64, rights: RightSet) -> (RightSet, RightSet) {
+        if !self.external {
+            return (rights, RightSet::EMPTY);
         }
+        let ceiling = self.ceiling_on(project_id);
+        let global_cut = normalize_global(self.default_profile())
+            .iter()
+            .filter(|r| !self.ceiling.contains(*r));
+        let removed = rights
+            .iter()
+            .filter(|r| !ceiling.contains(*r))
+            .chain(global_cut)
+            .collect();
+        (rights.intersect(ceiling), removed)
     }
 
     fn global(&self) -> RightSet {
@@ -270,7 +278,7 @@ impl Facts {
             }
         };
 
-        // Step 1.
+        // Step 1 (for an external user whose ceiling holds ADMIN, cut like any other).
         if global.contains(Right::Admin) {
             grant(
                 RightSet::all_project(),
@@ -279,12 +287,14 @@ impl Facts {
                 None,
                 self.profile_id,
             );
+            let (rights, removed_by_ceiling) = self.cut(project_id, RightSet::all_project());
+            grants.retain(|g| rights.contains(g.right));
             return Access {
                 visible: true,
-                rights: RightSet::all_project(),
+                rights,
                 grants,
                 reason: None,
-                removed_by_ceiling: RightSet::EMPTY,
+                removed_by_ceiling,
             };
         }
 
@@ -330,12 +340,12 @@ impl Facts {
         let edits = global.contains(Right::EditAllProjects)
             || (global.contains(Right::EditDepartmentProjects) && in_dept);
         if views {
-            let read = self.effective_profile().intersect(RightSet::read_rights());
+            let read = self.default_profile().intersect(RightSet::read_rights());
             rights = rights.union(read);
             grant(read, GrantVia::GlobalRight, None, None, self.profile_id);
         }
         if edits {
-            let all = self.effective_profile().project();
+            let all = self.default_profile().project();
             rights = rights.union(all);
             grant(all, GrantVia::GlobalRight, None, None, self.profile_id);
         }
@@ -364,22 +374,8 @@ impl Facts {
             return hidden(HiddenReason::StatusHidden);
         }
         // The ceiling for external users, after every step.
-        let mut removed_by_ceiling = RightSet::EMPTY;
-        if self.external {
-            let ceiling = self.ceiling_on(project_id);
-            // What the cut took: project rights here, and the global rights of the default
-            // profile (ADMIN, all-projects views...) that the global ceiling leaves out.
-            let global_cut = normalize_global(self.default_profile())
-                .iter()
-                .filter(|r| !self.ceiling.contains(*r));
-            removed_by_ceiling = rights
-                .iter()
-                .filter(|r| !ceiling.contains(*r))
-                .chain(global_cut)
-                .collect();
-            rights = rights.intersect(ceiling);
-            grants.retain(|g| ceiling.contains(g.right));
-        }
+        let (rights, removed_by_ceiling) = self.cut(project_id, rights);
+        grants.retain(|g| rights.contains(g.right));
         Access {
             visible: true,
             rights,

@@ -536,10 +536,25 @@ impl Query {
             None
         };
         let facts = crate::authz::load::facts(db, &super::subject(&subject, key_projects)).await?;
-        let access = facts.access(project, true);
+        let mut access = facts.access(project, true);
+        if let (Some(me), Some(_), true) =
+            (&v.impersonator, v.via.api_key_id(), subject_id == v.user.id)
+        {
+            // "View as" through a key reads within what the key alone may: so does the
+            // explanation.
+            let mine = crate::authz::load::facts(db, &super::subject(me, v.key_projects.clone()))
+                .await?
+                .access(project, false);
+            access.rights = access.rights.intersect(mine.rights);
+            access.visible &= mine.visible;
+            let rights = access.rights;
+            access.grants.retain(|g| rights.contains(g.right));
+        }
+        // Grants (and the redaction of their hidden projects) only when asked for.
+        let wants_grants = ctx.look_ahead().field("grants").exists();
         let mut grants = Vec::with_capacity(access.grants.len());
         let profiles = org::list_profiles(db).await?;
-        for g in access.grants {
+        for g in access.grants.into_iter().filter(|_| wants_grants) {
             let project = match g.project_id {
                 Some(p) => super::req(ctx)
                     .reference(
