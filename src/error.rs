@@ -41,10 +41,10 @@ impl From<sqlx::Error> for Error {
             }
             // A deadlock or a serialization failure: a clash with a concurrent change,
             // which the caller may retry.
-            ref e if e
-                .as_database_error()
-                .and_then(|d| d.code())
-                .is_some_and(|c| c == "40001" || c == "40P01") =>
+            ref e
+                if e.as_database_error()
+                    .and_then(|d| d.code())
+                    .is_some_and(|c| c == "40001" || c == "40P01") =>
             {
                 Error::Conflict("a concurrent change got in the way; retry".into())
             }

@@ -191,9 +191,13 @@ impl Named {
             Named::Group => {
                 let me_id = w.arg(me.user_id);
                 let on_projects = w.ids_fragment("m.project_id", scope.member_sources().to_vec());
+                let today = w.arg(Utc::now().date_naive());
+                // As for users: only memberships that count today make a co-member group.
                 w.and(format!(
                     "(group_id IN (SELECT gm.group_id FROM group_member gm WHERE gm.user_id = {me_id})
-                      OR group_id IN (SELECT m.group_id FROM membership m WHERE m.group_id IS NOT NULL AND {on_projects}))"
+                      OR group_id IN (SELECT m.group_id FROM membership m WHERE m.group_id IS NOT NULL AND {on_projects}
+                          AND (m.valid_from IS NULL OR m.valid_from <= {today})
+                          AND (m.valid_until IS NULL OR m.valid_until >= {today})))"
                 ));
             }
         }
