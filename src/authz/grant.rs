@@ -83,8 +83,7 @@ fn critical_days<'a>(
 }
 
 /// The projects whose access `change` can alter: the project and everything below it.
-fn reach(projects: &HashMap<i64, ProjectFacts>, root: i64) -> Vec<i64> {
-    let children = children_of(projects);
+fn reach(children: &HashMap<i64, Vec<i64>>, root: i64) -> Vec<i64> {
     let mut out = vec![root];
     let mut i = 0;
     while i < out.len() {
@@ -110,20 +109,23 @@ pub fn escalation(
     change: &Change,
 ) -> Option<Escalation> {
     let today = caller.today;
+    // The tree after a project change, and its parent-to-children map, built once for
+    // every subject.
     let (root, projects_after) = match change {
         Change::Membership { membership, .. } => (membership.project_id, None),
         Change::Project { project_id, after } => {
             let mut p = (*caller.projects).clone();
             p.insert(*project_id, *after);
-            (*project_id, Some(Arc::new(p)))
+            let children = Arc::new(children_of(&p));
+            (*project_id, Some((Arc::new(p), children)))
         }
     };
     if !caller.projects.contains_key(&root) {
         return None;
     }
-    let mut affected = reach(&caller.projects, root);
-    if let Some(after) = &projects_after {
-        for p in reach(after, root) {
+    let mut affected = reach(&caller.children, root);
+    if let Some((_, children_after)) = &projects_after {
+        for p in reach(children_after, root) {
             if !affected.contains(&p) {
                 affected.push(p);
             }
@@ -138,8 +140,8 @@ pub fn escalation(
                 }
             }
             Change::Project { .. } => {
-                if let Some(p) = &projects_after {
-                    a.children = Arc::new(children_of(p));
+                if let Some((p, children)) = &projects_after {
+                    a.children = children.clone();
                     a.projects = p.clone();
                 }
             }
